@@ -1,0 +1,3 @@
+from deblur.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""Resizing shared by the model and the metrics, so both see exactly the same pixels.
+
+Antialiased bicubic in torch (as DESIGN §3 allows), on whatever device the tensor lives on.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def scaled_size(h: int, w: int, scale: float) -> tuple[int, int]:
+    """Size of an (h, w) image scaled by ``scale``, rounded up like the reference ``imresize``."""
+    # the epsilon keeps exact products such as 1280 * (250 / 1280) from rounding up to 251
+    return max(1, math.ceil(h * scale - 1e-9)), max(1, math.ceil(w * scale - 1e-9))
+
+
+def capped_size(h: int, w: int, max_size: int) -> tuple[int, int]:
+    """Size after downscaling so the longer side is at most ``max_size`` (never upscales).
+
+    >>> capped_size(720, 1280, 250)
+    (141, 250)
+    """
+    return scaled_size(h, w, min(max_size / max(h, w), 1.0))
+
+
+def resize_tensor(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize an (N, C, H, W) tensor to ``size`` = (h, w) with antialiased bicubic."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True)
+
+
+def resize_array(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a float (H, W, C) image in [0, 1] to ``size`` = (h, w); result clipped to [0, 1]."""
+    if img.shape[:2] == tuple(size):
+        return img
+    x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32)).permute(2, 0, 1)[None]
+    y = resize_tensor(x, size)[0].permute(1, 2, 0).clamp_(0.0, 1.0)
+    return y.numpy()
