@@ -1,0 +1,18 @@
+# Classical baselines: the blurry input itself (identity), unsharp masking, Richardson-Lucy.
+
+
+rule deblur_baseline:
+    input:
+        blurry=get_blurry,
+    output:
+        "results/deblurred/{baseline_method}/{pair}.png",
+    params:
+        kind=lambda wildcards: METHODS[wildcards.baseline_method]["kind"],
+        flags=get_baseline_flags,
+    log:
+        "logs/deblur_baseline/{baseline_method}/{pair}.log",
+    benchmark:
+        "results/benchmarks/deblur_baseline/{baseline_method}/{pair}.tsv"
+    shell:
+        "{DEBLUR} baseline --kind {params.kind} --image {input.blurry} --out {output}"
+        " {params.flags} > {log} 2>&1"

@@ -1,0 +1,235 @@
+# Parse-time setup: validate the config, index or plan the dataset, sample the pairs and work out
+# which SinGAN pyramids are needed. Everything here is decided before any job runs, so
+# `snakemake -n` lists every job (and a cluster knows the job count).
+import json
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from deblur import __version__ as DEBLUR_VERSION
+from deblur.data import gopro, synthetic
+from deblur.errors import DeblurError
+from deblur.singan.config import load_config
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+# the interpreter running Snakemake has the package: call its CLI with it, so an inactive venv works
+DEBLUR = f"{sys.executable} -m deblur"
+
+
+def _fail(message):
+    raise WorkflowError(f"configuration error: {message}")
+
+
+try:
+    SINGAN = load_config(config["singan"])
+except DeblurError as exc:
+    _fail(f"singan: {exc}")
+SINGAN_HASH = SINGAN.config_hash()
+
+METHODS = {}
+for _m in config["methods"]:
+    if _m["name"] in METHODS:
+        _fail(f"methods: the name {_m['name']!r} is used twice; give each method its own name")
+    METHODS[_m["name"]] = _m
+SINGAN_METHODS = [n for n, m in METHODS.items() if m["kind"] == "singan"]
+BASELINE_METHODS = [n for n, m in METHODS.items() if m["kind"] != "singan"]
+for _key in ("method", "baseline"):
+    if config["paper"][_key] not in METHODS:
+        _fail(
+            f"paper.{_key} is {config['paper'][_key]!r}, which is not in methods "
+            f"({', '.join(METHODS)}); name one of them"
+        )
+
+DATASET = config["dataset"]
+DATA_ROOT = Path(DATASET["root"])
+
+
+def _all_pairs():
+    """Every pair of the dataset: planned (synthetic, before it is written) or indexed (gopro)."""
+    if DATASET["kind"] == "synthetic":
+        syn = DATASET["synthetic"]
+        return synthetic.plan_pairs(
+            DATA_ROOT,
+            sequences=syn["sequences"],
+            frames=syn["frames"],
+            size=syn["size"],
+            seed=syn["seed"],
+            split=DATASET["split"],
+            blur_dir=DATASET["blur_dir"],
+        )
+    return gopro.index_pairs(DATA_ROOT, split=DATASET["split"], blur_dir=DATASET["blur_dir"])
+
+
+try:
+    ALL_PAIRS = _all_pairs()
+    SAMPLED = gopro.sample_pairs(
+        ALL_PAIRS,
+        n=config["sample"]["n"],
+        seed=config["sample"]["seed"],
+        strategy=config["sample"]["strategy"],
+        allow_fewer=config["sample"]["allow_fewer"],
+    )
+    # per singan method: pair id -> reference record (which sharp frame its pyramid learns)
+    REFERENCES = {
+        name: {
+            r.pair_id: r
+            for r in gopro.assign_references(
+                SAMPLED, ALL_PAIRS, mode=METHODS[name]["reference"], offset=METHODS[name]["offset"]
+            )
+        }
+        for name in SINGAN_METHODS
+    }
+except DeblurError as exc:
+    _fail(str(exc))
+
+PAIRS = {p.pair_id: p for p in SAMPLED}
+PAIR_IDS = sorted(PAIRS)
+SHARP_BY_ID = {p.pair_id: p.sharp for p in ALL_PAIRS}
+# one pyramid per distinct reference image, shared by every method that needs it
+MODEL_REFS = sorted({r.reference_id for refs in REFERENCES.values() for r in refs.values()})
+
+
+def _alternatives(names):
+    """A regex matching exactly one of ``names`` (wildcard constraint)."""
+    import re
+
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+wildcard_constraints:
+    pair=_alternatives(PAIR_IDS),
+    ref=_alternatives(MODEL_REFS),
+    singan_method=_alternatives(SINGAN_METHODS),
+    baseline_method=_alternatives(BASELINE_METHODS),
+    method=_alternatives(METHODS),
+    cfg=SINGAN_HASH,
+
+
+def job_resources(section):
+    """threads/mem/runtime/gpu of a job class from config; gpu only when the device is not cpu."""
+    c = config[section]
+    return dict(gpu=0 if c["device"] == "cpu" else 1, mem_mb=c["mem_mb"], runtime=c["runtime"])
+
+
+def model_dir(ref):
+    return f"results/models/{SINGAN_HASH}/{ref}"
+
+
+def get_reference_image(wildcards):
+    return str(SHARP_BY_ID[wildcards.ref])
+
+
+def get_blurry(wildcards):
+    return str(PAIRS[wildcards.pair].blurry)
+
+
+def get_sharp(wildcards):
+    return str(PAIRS[wildcards.pair].sharp)
+
+
+def model_json(method, pair):
+    """The finished-model marker of the pyramid ``method`` uses for ``pair``."""
+    return f"{model_dir(REFERENCES[method][pair].reference_id)}/model.json"
+
+
+def get_model(wildcards):
+    return model_json(wildcards.singan_method, wildcards.pair)
+
+
+def get_deblur_flags(wildcards):
+    m = METHODS[wildcards.singan_method]
+    flags = [f"--steps {m['steps']}", f"--mode {m['mode']}"]
+    if m["inject_scale"] is not None:
+        flags.append(f"--inject-scale {m['inject_scale']}")
+    if not m["noise"]:
+        flags.append("--no-noise")
+    return " ".join(flags)
+
+
+def get_baseline_flags(wildcards):
+    params = METHODS[wildcards.baseline_method]["params"]
+    return " ".join(f"--param {k}={json.dumps(v)}" for k, v in sorted(params.items()))
+
+
+def get_eval_inputs(wildcards):
+    inputs = {"pred": f"results/deblurred/{wildcards.method}/{wildcards.pair}.png"}
+    if METHODS[wildcards.method]["kind"] == "singan":
+        inputs["model"] = model_json(wildcards.method, wildcards.pair)
+    inputs["sharp"] = get_sharp(wildcards)
+    return inputs
+
+
+def get_eval_meta(wildcards):
+    """Provenance recorded in every metrics row of this method x pair."""
+    p, m = PAIRS[wildcards.pair], METHODS[wildcards.method]
+    meta = dict(
+        pair_id=p.pair_id,
+        sequence=p.sequence,
+        frame=p.frame,
+        method=m["name"],
+        kind=m["kind"],
+        blurry_path=str(p.blurry),
+        dataset=DATASET["kind"],
+        sample_seed=config["sample"]["seed"],
+    )
+    if m["kind"] == "singan":
+        ref = REFERENCES[m["name"]][p.pair_id]
+        meta.update(
+            reference_mode=ref.reference_mode,
+            reference_offset=ref.reference_offset,
+            reference_id=ref.reference_id,
+            deblur_steps=m["steps"],
+            deblur_mode=m["mode"],
+            inject_scale=m["inject_scale"],
+            deblur_noise=m["noise"],
+            deblur_seed=config["inference"]["seed"],
+        )
+    else:
+        meta.update(baseline_params=json.dumps(m["params"], sort_keys=True))
+    return json.dumps(meta, sort_keys=True)
+
+
+def get_all_metrics():
+    return expand("results/metrics/{method}/{pair}.parquet", method=list(METHODS), pair=PAIR_IDS)
+
+
+def get_all_benchmarks():
+    """Benchmark TSVs of every per-pair job (aggregated into cost.parquet)."""
+    files = expand(
+        "results/benchmarks/train_singan/{cfg}/{ref}.tsv", cfg=SINGAN_HASH, ref=MODEL_REFS
+    )
+    files += expand(
+        "results/benchmarks/deblur_singan/{method}/{pair}.tsv", method=SINGAN_METHODS, pair=PAIR_IDS
+    )
+    files += expand(
+        "results/benchmarks/deblur_baseline/{method}/{pair}.tsv",
+        method=BASELINE_METHODS,
+        pair=PAIR_IDS,
+    )
+    files += expand(
+        "results/benchmarks/evaluate/{method}/{pair}.tsv", method=list(METHODS), pair=PAIR_IDS
+    )
+    return files
+
+
+TABLES = [
+    "results/tables/metrics.parquet",
+    "results/tables/summary.parquet",
+    "results/tables/paired.parquet",
+    "results/tables/cost.parquet",
+    "results/tables/paper_table.md",
+]
+PLOTS = [
+    "results/plots/psnr_by_method.png",
+    "results/plots/ssim_by_method.png",
+    "results/plots/psnr_vs_ssim.png",
+    "results/plots/examples.png",
+]
+
+
+def get_final_outputs():
+    return TABLES + PLOTS + ["results/sample/pairs.tsv"]

@@ -1,0 +1,39 @@
+# Dataset: synthesize the embedded GoPro-like tree (default) and write the sample sheet.
+
+
+if DATASET["kind"] == "synthetic":
+
+    rule synthesize_dataset:
+        output:
+            [str(p.blurry) for p in ALL_PAIRS],
+            [str(p.sharp) for p in ALL_PAIRS],
+        params:
+            root=DATASET["root"],
+            syn=DATASET["synthetic"],
+            split=DATASET["split"],
+        log:
+            "logs/synthesize_dataset/synthesize_dataset.log",
+        shell:
+            "{DEBLUR} synth --out {params.root} --split {params.split}"
+            " --sequences {params.syn[sequences]} --frames {params.syn[frames]}"
+            " --size {params.syn[size]} --seed {params.syn[seed]} > {log} 2>&1"
+
+
+rule sample_pairs:
+    input:
+        [str(p.blurry) for p in SAMPLED],
+        [str(p.sharp) for p in SAMPLED],
+    output:
+        "results/sample/pairs.tsv",
+    params:
+        root=DATASET["root"],
+        split=DATASET["split"],
+        blur_dir=DATASET["blur_dir"],
+        sample=config["sample"],
+        fewer="--allow-fewer" if config["sample"]["allow_fewer"] else "",
+    log:
+        "logs/sample_pairs/sample_pairs.log",
+    shell:
+        "{DEBLUR} sample --root {params.root} --split {params.split}"
+        " --blur-dir {params.blur_dir} --n {params.sample[n]} --seed {params.sample[seed]}"
+        " --strategy {params.sample[strategy]} {params.fewer} --out {output} > {log} 2>&1"

@@ -1,0 +1,87 @@
+# Metrics per method x pair, then tables, the regenerated paper table and plots.
+
+
+rule evaluate:
+    input:
+        unpack(get_eval_inputs),
+    output:
+        "results/metrics/{method}/{pair}.parquet",
+    params:
+        meta=get_eval_meta,
+        model=lambda wildcards, input: (
+            f"--model {Path(input.model).parent}" if "model" in input.keys() else ""
+        ),
+        max_size=SINGAN.max_size,
+    log:
+        "logs/evaluate/{method}/{pair}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{method}/{pair}.tsv"
+    shell:
+        "{DEBLUR} evaluate --pred {input.pred} --sharp {input.sharp} --max-size {params.max_size}"
+        " {params.model} --meta {params.meta:q} --out {output} > {log} 2>&1"
+
+
+rule aggregate:
+    input:
+        metrics=get_all_metrics(),
+        benchmarks=get_all_benchmarks(),
+    output:
+        metrics=report(
+            "results/tables/metrics.parquet",
+            caption="../report/metrics.rst",
+            category="Tables",
+        ),
+        summary="results/tables/summary.parquet",
+        paired="results/tables/paired.parquet",
+        cost="results/tables/cost.parquet",
+        paper=report(
+            "results/tables/paper_table.md",
+            caption="../report/paper_table.rst",
+            category="Tables",
+        ),
+    params:
+        evaluate=config["evaluate"],
+        paper=config["paper"],
+    log:
+        "logs/aggregate/aggregate.log",
+    shell:
+        "{DEBLUR} aggregate --metrics {input.metrics} --benchmarks results/benchmarks"
+        " --out-dir results/tables --reported-psnr {params.paper[psnr]}"
+        " --reported-ssim {params.paper[ssim]} --reproduced-method {params.paper[method]}"
+        " --baseline-method {params.paper[baseline]}"
+        " --resolution {params.evaluate[resolution]} --n-boot {params.evaluate[n_boot]}"
+        " --seed {params.evaluate[bootstrap_seed]} > {log} 2>&1"
+
+
+rule plot:
+    input:
+        rules.aggregate.output,
+    output:
+        report(
+            "results/plots/psnr_by_method.png",
+            caption="../report/psnr_by_method.rst",
+            category="Plots",
+        ),
+        report(
+            "results/plots/ssim_by_method.png",
+            caption="../report/ssim_by_method.rst",
+            category="Plots",
+        ),
+        report(
+            "results/plots/psnr_vs_ssim.png",
+            caption="../report/psnr_vs_ssim.rst",
+            category="Plots",
+        ),
+        report(
+            "results/plots/examples.png",
+            caption="../report/examples.rst",
+            category="Plots",
+        ),
+    params:
+        paper=config["paper"],
+    log:
+        "logs/plot/plot.log",
+    shell:
+        "{DEBLUR} plot --tables results/tables --out-dir results/plots"
+        " --reported-psnr {params.paper[psnr]} --reported-ssim {params.paper[ssim]}"
+        " > {log} 2>&1"
