@@ -6,13 +6,13 @@ rule deblur_baseline:
         blurry=get_blurry,
     output:
         "results/deblurred/{baseline_method}/{pair}.png",
-    params:
-        kind=lambda wildcards: METHODS[wildcards.baseline_method]["kind"],
-        flags=get_baseline_flags,
     log:
         "logs/deblur_baseline/{baseline_method}/{pair}.log",
     benchmark:
         "results/benchmarks/deblur_baseline/{baseline_method}/{pair}.tsv"
+    params:
+        kind=lambda wildcards: METHODS[wildcards.baseline_method]["kind"],
+        flags=get_baseline_flags,
     shell:
         "{DEBLUR} baseline --kind {params.kind} --image {input.blurry} --out {output}"
         " {params.flags} > {log} 2>&1"

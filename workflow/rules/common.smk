@@ -13,7 +13,6 @@ from deblur.data import gopro, synthetic
 from deblur.errors import DeblurError
 from deblur.singan.config import load_config
 
-
 validate(config, "../schemas/config.schema.yaml")
 
 # the interpreter running Snakemake has the package: call its CLI with it, so an inactive venv works
@@ -33,7 +32,9 @@ SINGAN_HASH = SINGAN.config_hash()
 METHODS = {}
 for _m in config["methods"]:
     if _m["name"] in METHODS:
-        _fail(f"methods: the name {_m['name']!r} is used twice; give each method its own name")
+        _fail(
+            f"methods: the name {_m['name']!r} is used twice; give each method its own name"
+        )
     METHODS[_m["name"]] = _m
 SINGAN_METHODS = [n for n, m in METHODS.items() if m["kind"] == "singan"]
 BASELINE_METHODS = [n for n, m in METHODS.items() if m["kind"] != "singan"]
@@ -61,7 +62,9 @@ def _all_pairs():
             split=DATASET["split"],
             blur_dir=DATASET["blur_dir"],
         )
-    return gopro.index_pairs(DATA_ROOT, split=DATASET["split"], blur_dir=DATASET["blur_dir"])
+    return gopro.index_pairs(
+        DATA_ROOT, split=DATASET["split"], blur_dir=DATASET["blur_dir"]
+    )
 
 
 try:
@@ -78,7 +81,10 @@ try:
         name: {
             r.pair_id: r
             for r in gopro.assign_references(
-                SAMPLED, ALL_PAIRS, mode=METHODS[name]["reference"], offset=METHODS[name]["offset"]
+                SAMPLED,
+                ALL_PAIRS,
+                mode=METHODS[name]["reference"],
+                offset=METHODS[name]["offset"],
             )
         }
         for name in SINGAN_METHODS
@@ -90,7 +96,9 @@ PAIRS = {p.pair_id: p for p in SAMPLED}
 PAIR_IDS = sorted(PAIRS)
 SHARP_BY_ID = {p.pair_id: p.sharp for p in ALL_PAIRS}
 # one pyramid per distinct reference image, shared by every method that needs it
-MODEL_REFS = sorted({r.reference_id for refs in REFERENCES.values() for r in refs.values()})
+MODEL_REFS = sorted(
+    {r.reference_id for refs in REFERENCES.values() for r in refs.values()}
+)
 
 
 def _alternatives(names):
@@ -112,7 +120,9 @@ wildcard_constraints:
 def job_resources(section):
     """threads/mem/runtime/gpu of a job class from config; gpu only when the device is not cpu."""
     c = config[section]
-    return dict(gpu=0 if c["device"] == "cpu" else 1, mem_mb=c["mem_mb"], runtime=c["runtime"])
+    return dict(
+        gpu=0 if c["device"] == "cpu" else 1, mem_mb=c["mem_mb"], runtime=c["runtime"]
+    )
 
 
 def model_dir(ref):
@@ -194,16 +204,22 @@ def get_eval_meta(wildcards):
 
 
 def get_all_metrics():
-    return expand("results/metrics/{method}/{pair}.parquet", method=list(METHODS), pair=PAIR_IDS)
+    return expand(
+        "results/metrics/{method}/{pair}.parquet", method=list(METHODS), pair=PAIR_IDS
+    )
 
 
 def get_all_benchmarks():
     """Benchmark TSVs of every per-pair job (aggregated into cost.parquet)."""
     files = expand(
-        "results/benchmarks/train_singan/{cfg}/{ref}.tsv", cfg=SINGAN_HASH, ref=MODEL_REFS
+        "results/benchmarks/train_singan/{cfg}/{ref}.tsv",
+        cfg=SINGAN_HASH,
+        ref=MODEL_REFS,
     )
     files += expand(
-        "results/benchmarks/deblur_singan/{method}/{pair}.tsv", method=SINGAN_METHODS, pair=PAIR_IDS
+        "results/benchmarks/deblur_singan/{method}/{pair}.tsv",
+        method=SINGAN_METHODS,
+        pair=PAIR_IDS,
     )
     files += expand(
         "results/benchmarks/deblur_baseline/{method}/{pair}.tsv",
@@ -211,7 +227,9 @@ def get_all_benchmarks():
         pair=PAIR_IDS,
     )
     files += expand(
-        "results/benchmarks/evaluate/{method}/{pair}.tsv", method=list(METHODS), pair=PAIR_IDS
+        "results/benchmarks/evaluate/{method}/{pair}.tsv",
+        method=list(METHODS),
+        pair=PAIR_IDS,
     )
     return files
 

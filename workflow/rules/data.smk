@@ -7,12 +7,12 @@ if DATASET["kind"] == "synthetic":
         output:
             [str(p.blurry) for p in ALL_PAIRS],
             [str(p.sharp) for p in ALL_PAIRS],
+        log:
+            "logs/synthesize_dataset/synthesize_dataset.log",
         params:
             root=DATASET["root"],
             syn=DATASET["synthetic"],
             split=DATASET["split"],
-        log:
-            "logs/synthesize_dataset/synthesize_dataset.log",
         shell:
             "{DEBLUR} synth --out {params.root} --split {params.split}"
             " --sequences {params.syn[sequences]} --frames {params.syn[frames]}"
@@ -25,14 +25,14 @@ rule sample_pairs:
         [str(p.sharp) for p in SAMPLED],
     output:
         "results/sample/pairs.tsv",
+    log:
+        "logs/sample_pairs/sample_pairs.log",
     params:
         root=DATASET["root"],
         split=DATASET["split"],
         blur_dir=DATASET["blur_dir"],
         sample=config["sample"],
         fewer="--allow-fewer" if config["sample"]["allow_fewer"] else "",
-    log:
-        "logs/sample_pairs/sample_pairs.log",
     shell:
         "{DEBLUR} sample --root {params.root} --split {params.split}"
         " --blur-dir {params.blur_dir} --n {params.sample[n]} --seed {params.sample[seed]}"

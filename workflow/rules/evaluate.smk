@@ -6,16 +6,16 @@ rule evaluate:
         unpack(get_eval_inputs),
     output:
         "results/metrics/{method}/{pair}.parquet",
+    log:
+        "logs/evaluate/{method}/{pair}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{method}/{pair}.tsv"
     params:
         meta=get_eval_meta,
         model=lambda wildcards, input: (
             f"--model {Path(input.model).parent}" if "model" in input.keys() else ""
         ),
         max_size=SINGAN.max_size,
-    log:
-        "logs/evaluate/{method}/{pair}.log",
-    benchmark:
-        "results/benchmarks/evaluate/{method}/{pair}.tsv"
     shell:
         "{DEBLUR} evaluate --pred {input.pred} --sharp {input.sharp} --max-size {params.max_size}"
         " {params.model} --meta {params.meta:q} --out {output} > {log} 2>&1"
@@ -39,11 +39,11 @@ rule aggregate:
             caption="../report/paper_table.rst",
             category="Tables",
         ),
+    log:
+        "logs/aggregate/aggregate.log",
     params:
         evaluate=config["evaluate"],
         paper=config["paper"],
-    log:
-        "logs/aggregate/aggregate.log",
     shell:
         "{DEBLUR} aggregate --metrics {input.metrics} --benchmarks results/benchmarks"
         " --out-dir results/tables --reported-psnr {params.paper[psnr]}"
@@ -77,10 +77,10 @@ rule plot:
             caption="../report/examples.rst",
             category="Plots",
         ),
-    params:
-        paper=config["paper"],
     log:
         "logs/plot/plot.log",
+    params:
+        paper=config["paper"],
     shell:
         "{DEBLUR} plot --tables results/tables --out-dir results/plots"
         " --reported-psnr {params.paper[psnr]} --reported-ssim {params.paper[ssim]}"

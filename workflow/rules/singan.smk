@@ -6,18 +6,18 @@ rule train_singan:
         image=get_reference_image,
     output:
         "results/models/{cfg}/{ref}/model.json",
+    log:
+        "logs/train_singan/{cfg}/{ref}.log",
+    benchmark:
+        "results/benchmarks/train_singan/{cfg}/{ref}.tsv"
+    threads: config["train"]["threads"]
+    resources:
+        **job_resources("train"),
     params:
         out=lambda wildcards: model_dir(wildcards.ref),
         settings=" ".join(f"--set {k}={v}" for k, v in sorted(config["singan"].items())),
         device=config["train"]["device"],
         seed=config["train"]["seed"],
-    threads: config["train"]["threads"]
-    resources:
-        **job_resources("train"),
-    log:
-        "logs/train_singan/{cfg}/{ref}.log",
-    benchmark:
-        "results/benchmarks/train_singan/{cfg}/{ref}.tsv"
     shell:
         "{DEBLUR} train --image {input.image} --out {params.out} {params.settings}"
         " --device {params.device} --seed {params.seed} --threads {threads} > {log} 2>&1"
@@ -29,18 +29,18 @@ rule deblur_singan:
         blurry=get_blurry,
     output:
         "results/deblurred/{singan_method}/{pair}.png",
+    log:
+        "logs/deblur_singan/{singan_method}/{pair}.log",
+    benchmark:
+        "results/benchmarks/deblur_singan/{singan_method}/{pair}.tsv"
+    threads: config["inference"]["threads"]
+    resources:
+        **job_resources("inference"),
     params:
         model=lambda wildcards, input: Path(input.model).parent,
         flags=get_deblur_flags,
         device=config["inference"]["device"],
         seed=config["inference"]["seed"],
-    threads: config["inference"]["threads"]
-    resources:
-        **job_resources("inference"),
-    log:
-        "logs/deblur_singan/{singan_method}/{pair}.log",
-    benchmark:
-        "results/benchmarks/deblur_singan/{singan_method}/{pair}.tsv"
     shell:
         "{DEBLUR} deblur --model {params.model} --image {input.blurry} --out {output}"
         " {params.flags} --device {params.device} --seed {params.seed} --threads {threads}"
