@@ -1,13 +1,157 @@
-"""PSNR/SSIM of one output -> parquet. (Not implemented yet.)"""
+"""PSNR and SSIM of one deblurred image against its sharp frame -> one parquet file.
 
-from deblur.errors import DeblurError
+Writes (atomically) one row per resolution:
+  model  the sharp frame resized to capped_size(H, W, --max-size) (the finest SinGAN scale; the
+         paper's setting); the prediction is resized to that size if it differs
+  full   the prediction resized to the sharp frame's original size, against the original
+(antialiased bicubic, the same resize the model uses). The metric convention (skimage, RGB,
+float [0,1], data_range=1, Gaussian SSIM sigma 1.5, population covariance) is recorded in
+every row, with the provenance given by --meta and --model.
 
-HELP = "PSNR/SSIM of one output -> parquet"
+Example:
+  python -m deblur evaluate --pred results/deblurred/singan/P.png --sharp data/P_sharp.png \\
+      --max-size 250 --model results/models/P --meta '{"pair_id": "P", "method": "singan"}' \\
+      --out results/metrics/singan/P.parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+HELP = "PSNR/SSIM of one output against its sharp frame -> parquet"
+
+log = logging.getLogger(__name__)
 
 
-def add_arguments(parser):
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pred", required=True, type=Path, help="deblurred image (any size)")
+    parser.add_argument(
+        "--sharp", required=True, type=Path, help="ground-truth sharp frame at its original size"
+    )
+    parser.add_argument(
+        "--max-size",
+        required=True,
+        type=int,
+        help="longer side of the model size (SinGAN max_size, 250 in the paper); defines the "
+        "'model' resolution",
+    )
+    parser.add_argument("--out", required=True, type=Path, help="output parquet file")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        metavar="DIR",
+        help="trained model directory; config_hash, seed, device, torch_version and "
+        "train_seconds are read from DIR/model.json",
+    )
+    parser.add_argument(
+        "--meta",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help="provenance as a JSON object, inline or a path to a .json file (pair_id, sequence, "
+        "frame, method, kind, reference_*, deblur_*, seed, blurry_path, ...); unknown keys "
+        "become extra columns; repeatable, later keys win",
+    )
 
 
-def run(args):
-    raise DeblurError("'evaluate' is not implemented yet")
+def read_meta(values: list[str]) -> dict:
+    """Merge ``--meta`` values (inline JSON objects or paths to JSON files), later keys win."""
+    from deblur.errors import DeblurError
+    from deblur.tables import normalize_meta
+
+    merged: dict = {}
+    for value in values:
+        text, where = value, "--meta"
+        if not value.lstrip().startswith("{"):
+            path = Path(value)
+            if not path.is_file():
+                raise DeblurError(
+                    f"--meta {value!r} is neither a JSON object nor an existing file; pass "
+                    """e.g. '{"method": "singan"}'"""
+                )
+            text, where = path.read_text(), str(path)
+        try:
+            meta = json.loads(text)
+        except ValueError as exc:
+            raise DeblurError(f"invalid JSON in {where}: {exc}; fix the quoting") from None
+        if not isinstance(meta, dict):
+            raise DeblurError(f"{where} must be a JSON object, got {type(meta).__name__}")
+        merged.update(normalize_meta(meta, where))
+    return merged
+
+
+def run(args: argparse.Namespace) -> int:
+    import skimage
+
+    from deblur import __version__
+    from deblur.data.imageio import read_rgb
+    from deblur.errors import DeblurError
+    from deblur.metrics import METRIC_CONVENTION, evaluate_images, target_size
+    from deblur.tables import (
+        MODEL_COLUMNS,
+        load_model_info,
+        metrics_frame,
+        model_columns,
+        write_parquet,
+    )
+
+    meta = read_meta(args.meta)
+    base = dict(meta)
+    pred, sharp = read_rgb(args.pred), read_rgb(args.sharp)
+    if args.max_size < 1:
+        raise DeblurError(f"--max-size must be a positive integer, got {args.max_size}")
+    if args.model is not None:
+        info = load_model_info(args.model)
+        for key, value in model_columns(info).items():
+            if key in meta and meta[key] != value:
+                log.warning(
+                    "meta %s=%r differs from model.json (%r); using model.json",
+                    key,
+                    meta[key],
+                    value,
+                )
+            base[key] = value
+        finest = tuple(info["sizes"][-1])
+        model_size = target_size(sharp.shape[:2], "model", args.max_size)
+        if finest != model_size:
+            log.warning(
+                "%s/model.json finest scale is %dx%d but the model resolution of %s is %dx%d "
+                "(max_size %d); metrics use the latter",
+                args.model,
+                finest[1],
+                finest[0],
+                args.sharp,
+                model_size[1],
+                model_size[0],
+                args.max_size,
+            )
+    try:
+        scores = evaluate_images(pred, sharp, args.max_size)
+    except ValueError as exc:
+        raise DeblurError(f"cannot score {args.pred} against {args.sharp}: {exc}") from None
+    common = dict(
+        metric_convention=METRIC_CONVENTION,
+        package_version=__version__,
+        skimage_version=skimage.__version__,
+        pred_path=str(args.pred),
+        sharp_path=str(args.sharp),
+    )
+    for key in MODEL_COLUMNS:
+        base.setdefault(key, None)
+    df = metrics_frame([base | common | s for s in scores])
+    write_parquet(df, args.out)
+    for s in scores:
+        log.info(
+            "%s %s: PSNR %.3f dB, SSIM %.4f at %dx%d",
+            base.get("method") or args.pred,
+            s["resolution"],
+            s["psnr"],
+            s["ssim"],
+            s["width"],
+            s["height"],
+        )
+    log.info("wrote %s", args.out)
+    return 0

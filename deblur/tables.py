@@ -1,0 +1,248 @@
+"""The metrics table: its schema, provenance from ``model.json``, deterministic parquet I/O.
+
+One row per (pair, method, resolution). Every column has a fixed pandas dtype
+(:data:`METRICS_SCHEMA`) so files written for different methods concatenate cleanly; columns that
+do not apply to a method are null. Extra provenance keys (study variants) become extra columns
+with a dtype inferred from the value's Python type.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from deblur.atomic import atomic_path
+from deblur.errors import DeblurError
+
+log = logging.getLogger(__name__)
+
+STRING, INT, FLOAT, BOOL = "string", "Int64", "float64", "boolean"
+
+# the metrics.parquet schema, in column order
+METRICS_SCHEMA: dict[str, str] = {
+    "pair_id": STRING,
+    "sequence": STRING,
+    "frame": STRING,
+    "method": STRING,
+    "kind": STRING,
+    "resolution": STRING,
+    "height": INT,
+    "width": INT,
+    "psnr": FLOAT,
+    "ssim": FLOAT,
+    "metric_convention": STRING,
+    "reference_mode": STRING,
+    "reference_offset": INT,
+    "reference_id": STRING,
+    "deblur_steps": INT,
+    "deblur_mode": STRING,
+    "inject_scale": INT,
+    "deblur_noise": BOOL,
+    "seed": INT,
+    "config_hash": STRING,
+    "train_seconds": FLOAT,
+    "device": STRING,
+    "package_version": STRING,
+    "torch_version": STRING,
+    "skimage_version": STRING,
+    "pred_path": STRING,
+    "sharp_path": STRING,
+    "blurry_path": STRING,
+}
+
+# computed by `evaluate` itself; --meta may not set them
+COMPUTED_COLUMNS = (
+    "resolution",
+    "height",
+    "width",
+    "psnr",
+    "ssim",
+    "metric_convention",
+    "package_version",
+    "skimage_version",
+    "pred_path",
+    "sharp_path",
+)
+
+# model.json keys copied into metrics columns (and required for a finished model)
+MODEL_COLUMNS = ("config_hash", "seed", "device", "torch_version", "train_seconds")
+MODEL_REQUIRED = MODEL_COLUMNS + ("sizes",)
+
+# rows are sorted by these, then by every other column, so the order never depends on file order
+SORT_KEYS = ("method", "resolution", "pair_id", "pred_path")
+
+PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, write_statistics=True)
+
+
+def dtype_of_value(value: object) -> str:
+    """Column dtype for an extra provenance value (bool before int: bool is an int)."""
+    if isinstance(value, bool):
+        return BOOL
+    if isinstance(value, int):
+        return INT
+    if isinstance(value, float):
+        return FLOAT
+    return STRING
+
+
+def normalize_meta(meta: Mapping[str, object], where: str) -> dict[str, object]:
+    """Check ``--meta`` keys and flatten values to scalars (lists/dicts become JSON strings)."""
+    out: dict[str, object] = {}
+    for key, value in meta.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise DeblurError(f"meta key {key!r} in {where} is not a valid column name; rename it")
+        if key in COMPUTED_COLUMNS:
+            raise DeblurError(f"meta key {key!r} in {where} is computed by evaluate; remove it")
+        if isinstance(value, (dict, list, tuple)):
+            value = json.dumps(value, sort_keys=True)
+        out[key] = value
+    return out
+
+
+def _cast(series: pd.Series, dtype: str, column: str, where: str) -> pd.Series:
+    values = [None if _is_null(v) else v for v in series.astype("object")]
+    try:
+        if dtype == STRING:
+            values = [v if v is None or isinstance(v, str) else _to_text(v) for v in values]
+        elif dtype == BOOL:
+            values = [v if v is None else _to_bool(v) for v in values]
+        elif dtype == INT:
+            values = [v if v is None else _to_int(v) for v in values]
+        else:
+            values = [math.nan if v is None else float(v) for v in values]
+        return pd.Series(values, index=series.index, dtype=dtype)
+    except (ValueError, TypeError) as exc:
+        raise DeblurError(
+            f"column {column!r} in {where} must be {dtype}: {exc}; fix the value"
+        ) from None
+
+
+def _is_null(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _to_int(value: object) -> int:
+    if isinstance(value, str):
+        value = float(value) if "." in value or "e" in value.lower() else int(value)
+    if float(value) != int(value):
+        raise ValueError(f"non-integer value {value!r}")
+    return int(value)
+
+
+def _to_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _to_bool(value: object) -> bool:
+    if isinstance(value, str):
+        if value.lower() in ("true", "1", "yes"):
+            return True
+        if value.lower() in ("false", "0", "no"):
+            return False
+        raise ValueError(f"not a boolean: {value!r}")
+    if isinstance(value, float) and value not in (0.0, 1.0):
+        raise ValueError(f"not a boolean: {value!r}")
+    return bool(value)
+
+
+def coerce_metrics(df: pd.DataFrame, where: str = "metrics") -> pd.DataFrame:
+    """Give ``df`` the metrics schema: every schema column (null if absent) with its dtype, in
+    order, followed by extra columns in name order (object extras become strings)."""
+    df = df.copy()
+    for column, dtype in METRICS_SCHEMA.items():
+        if column not in df:
+            df[column] = pd.Series([None] * len(df), index=df.index, dtype="object")
+        df[column] = _cast(df[column], dtype, column, where)
+    extras = sorted(c for c in df.columns if c not in METRICS_SCHEMA)
+    for column in extras:
+        if str(df[column].dtype) not in (STRING, INT, FLOAT, BOOL):
+            df[column] = _cast(df[column], _common_dtype(df[column]), column, where)
+    return df[list(METRICS_SCHEMA) + extras]
+
+
+def _common_dtype(series: pd.Series) -> str:
+    """The extra-column dtype of a column's values: shared by all non-null values, else string."""
+    kinds = {dtype_of_value(v) for v in series.astype("object") if not _is_null(v)}
+    if kinds == {INT, FLOAT}:
+        return FLOAT
+    return kinds.pop() if len(kinds) == 1 else STRING
+
+
+def metrics_frame(rows: Iterable[Mapping[str, object]]) -> pd.DataFrame:
+    """Build a schema-conformant metrics table from row dicts (extras typed by their values)."""
+    rows = [dict(r) for r in rows]
+    df = pd.DataFrame(rows)
+    for column in df.columns:
+        if column not in METRICS_SCHEMA:
+            # infer from the original values: the frame has already turned int + None into float
+            raw = pd.Series([r.get(column) for r in rows], dtype="object", index=df.index)
+            df[column] = _cast(raw, _common_dtype(raw), column, "metrics rows")
+    return coerce_metrics(df)
+
+
+def sort_metrics(df: pd.DataFrame) -> pd.DataFrame:
+    """Deterministic row order: :data:`SORT_KEYS`, then the remaining columns."""
+    keys = list(SORT_KEYS) + [c for c in df.columns if c not in SORT_KEYS]
+    # sort on string renderings so mixed/NA values compare; mergesort is stable
+    view = pd.DataFrame({k: df[k].astype("string").fillna("\uffff") for k in keys})
+    order = view.sort_values(keys, kind="mergesort").index
+    return df.loc[order].reset_index(drop=True)
+
+
+def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``df`` (without its index) to ``path`` atomically and byte-reproducibly."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    with atomic_path(path, suffix=".parquet") as tmp:
+        pq.write_table(table, tmp, **PARQUET_OPTIONS)
+    return path
+
+
+def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a parquet file, turning any failure into a one-line :class:`DeblurError`."""
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many types for a corrupt or partial file
+        raise DeblurError(
+            f"cannot read {path}: {type(exc).__name__}: {exc}; delete it and re-run the step "
+            "that wrote it"
+        ) from None
+
+
+def load_model_info(model_dir: str | os.PathLike) -> dict:
+    """Read ``model_dir/model.json`` written by ``train`` at the end of training.
+
+    Raises :class:`DeblurError` when it is missing, not JSON, or lacks any of
+    :data:`MODEL_REQUIRED` (the signature of an unfinished or foreign file).
+    """
+    path = Path(model_dir) / "model.json"
+    if not path.is_file():
+        raise DeblurError(
+            f"model not found: {path} is missing; train the model first (python -m deblur train)"
+        )
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DeblurError(f"cannot read {path}: {exc}; re-run training for this model") from None
+    missing = [k for k in MODEL_REQUIRED if not isinstance(info, dict) or info.get(k) is None]
+    if missing:
+        raise DeblurError(
+            f"unfinished model: {path} lacks {', '.join(missing)}; re-run training for this model"
+        )
+    return info
+
+
+def model_columns(info: Mapping[str, object]) -> dict[str, object]:
+    """The metrics columns filled from a model.json dict."""
+    return {k: info[k] for k in MODEL_COLUMNS}
