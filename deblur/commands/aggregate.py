@@ -1,13 +1,131 @@
-"""Merge metrics into tables and the paper table. (Not implemented yet.)"""
+"""Merge per-pair metrics into tables, bootstrap summaries, paired tests and the paper table.
 
-from deblur.errors import DeblurError
+Writes into --out-dir (each file atomically, byte-identical for the same inputs):
+  metrics.parquet       every row of every metrics file, sorted
+  summary.parquet       per method x resolution: n, mean, std and 95% bootstrap CI of PSNR and
+                        SSIM, plus the method's settings
+  paired.parquet        per method x resolution vs --baseline-method: mean difference, paired
+                        bootstrap CI, Wilcoxon signed-rank p, better/worse counts
+  cost.parquet          per Snakemake job: seconds and memory from the benchmark TSVs
+  cost_by_rule.parquet  per rule: jobs, total/mean/max seconds, max RSS
+  paper_table.md        reported vs reproduced at --resolution (then the other resolution),
+                        verdicts, paired differences and compute cost
 
-HELP = "merge metrics into tables and the paper table"
+Example:
+  python -m deblur aggregate --metrics results/metrics --benchmarks results/benchmarks \\
+      --out-dir results/tables
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+HELP = "merge metrics into tables, summary, paired tests and the paper table"
+
+log = logging.getLogger(__name__)
 
 
-def add_arguments(parser):
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from deblur.report import ReportSettings
+
+    d = ReportSettings()
+    parser.add_argument(
+        "--metrics",
+        required=True,
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="metrics parquet files and/or directories searched recursively for *.parquet",
+    )
+    parser.add_argument(
+        "--benchmarks",
+        type=Path,
+        metavar="DIR",
+        help="Snakemake benchmark directory (<rule>/<wildcards...>.tsv); omitted or missing: "
+        "empty cost tables",
+    )
+    parser.add_argument("--out-dir", required=True, type=Path, help="directory for the tables")
+    parser.add_argument(
+        "--reported-psnr", type=float, default=d.reported_psnr, help="the paper's PSNR (dB)"
+    )
+    parser.add_argument(
+        "--reported-ssim", type=float, default=d.reported_ssim, help="the paper's SSIM"
+    )
+    parser.add_argument(
+        "--reproduced-method",
+        default=d.reproduced_method,
+        help="metrics method compared with the paper (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--baseline-method",
+        default=d.baseline_method,
+        help="method paired differences are taken against (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--resolution",
+        choices=("model", "full"),
+        default=d.resolution,
+        help="resolution of the primary table and verdict (default: %(default)s, the paper's)",
+    )
+    parser.add_argument(
+        "--n-boot", type=int, default=d.n_boot, help="bootstrap resamples (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=d.seed, help="bootstrap seed (default: %(default)s)"
+    )
 
 
-def run(args):
-    raise DeblurError("'aggregate' is not implemented yet")
+def run(args: argparse.Namespace) -> int:
+    from deblur.atomic import write_text
+    from deblur.errors import DeblurError
+    from deblur.report import (
+        ReportSettings,
+        load_metrics,
+        paired_differences,
+        paper_table,
+        read_benchmarks,
+        summarize,
+    )
+    from deblur.tables import write_parquet
+
+    try:
+        settings = ReportSettings(
+            reported_psnr=args.reported_psnr,
+            reported_ssim=args.reported_ssim,
+            reproduced_method=args.reproduced_method,
+            baseline_method=args.baseline_method,
+            resolution=args.resolution,
+            n_boot=args.n_boot,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        raise DeblurError(str(exc)) from None
+    metrics = load_metrics(args.metrics, exclude=args.out_dir)
+    summary = summarize(metrics, settings)
+    paired = paired_differences(metrics, settings)
+    cost, cost_by_rule = read_benchmarks(args.benchmarks)
+    out = args.out_dir
+    write_parquet(metrics, out / "metrics.parquet")
+    write_parquet(summary, out / "summary.parquet")
+    write_parquet(paired, out / "paired.parquet")
+    write_parquet(cost, out / "cost.parquet")
+    write_parquet(cost_by_rule, out / "cost_by_rule.parquet")
+    table = paper_table(summary, paired, cost_by_rule, settings)
+    write_text(out / "paper_table.md", table)
+    for row in summary.itertuples():
+        log.info(
+            "%s @ %s: n=%d PSNR %.2f [%.2f, %.2f] SSIM %.3f [%.3f, %.3f]",
+            row.method,
+            row.resolution,
+            row.n,
+            row.psnr_mean,
+            row.psnr_ci_low,
+            row.psnr_ci_high,
+            row.ssim_mean,
+            row.ssim_ci_low,
+            row.ssim_ci_high,
+        )
+    log.info("wrote %s/{metrics,summary,paired,cost,cost_by_rule}.parquet, paper_table.md", out)
+    return 0
