@@ -175,6 +175,7 @@ def test_refuses_a_foreign_folder_and_replaces_its_own(tmp_path):
     assert index_pairs(out) == plan_pairs(out, 1, 2, "32x24", 0)
     assert len(list((out / "test").rglob("*.png"))) == 2 * 3
     assert not list(tmp_path.glob(".out.*")), "temporary folders are cleaned up"
+    assert out.stat().st_mode & 0o777 == (tmp_path / "mine").stat().st_mode & 0o777
 
 
 def test_parameter_errors():

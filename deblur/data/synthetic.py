@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deblur.data.gopro import BLUR_DIRS
 from deblur.data.imageio import read_rgb, write_png
 from deblur.data.pairs import Pair, make_pair
 from deblur.errors import DeblurError
@@ -229,14 +230,14 @@ def plan_pairs(
     :class:`SynthConfig` fields (``split``, ``sources``, ...); those not affecting the pair list
     are accepted and ignored, so one dict of settings can feed both functions.
     """
-    if blur_dir not in ("blur", "blur_gamma"):
-        raise DeblurError(f"unknown blur folder {blur_dir!r}; choose blur or blur_gamma")
+    if blur_dir not in BLUR_DIRS:
+        raise DeblurError(f"unknown blur folder {blur_dir!r}; choose one of {', '.join(BLUR_DIRS)}")
     return _planned_pairs(out_dir, _config(sequences, frames, size, seed, options), blur_dir)
 
 
 def _planned_pairs(out_dir: str | os.PathLike, config: SynthConfig, blur_dir: str) -> list[Pair]:
     base = Path(out_dir) / config.split
-    return [
+    pairs = [
         make_pair(
             plan.name,
             frame_name(k),
@@ -246,6 +247,7 @@ def _planned_pairs(out_dir: str | os.PathLike, config: SynthConfig, blur_dir: st
         for plan in plan_sequences(config)
         for k in range(config.frames)
     ]
+    return sorted(pairs, key=lambda p: p.sort_key)  # the order index_pairs gives
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,6 +340,19 @@ class Scene:
 
     The image is resized (antialiased) so that every view along the path fits inside it at one
     source pixel per output pixel, then converted to cubic-spline coefficients once.
+
+    Parameters
+    ----------
+    image : ndarray
+        Source photograph, float (H, W, 3) in [0, 1].
+    path : CameraPath
+        Camera motion; views are rendered at sub-frame times along it.
+    times : ndarray
+        Every sub-frame time that will be rendered (sizes the resized source).
+    size : tuple of int
+        View size ``(width, height)``.
+    rng : numpy.random.Generator
+        Picks where on the source the path is centred.
     """
 
     def __init__(
@@ -393,7 +408,7 @@ class Scene:
         coords = np.stack([ys[0] + self.cy, xs[0] + self.cx])
         width, height = self.size
         channels = [
-            map_coordinates(c, coords, order=3, prefilter=False, mode="nearest")
+            map_coordinates(c, coords, order=3, prefilter=False, mode="mirror")
             for c in self._coeffs
         ]
         return np.clip(np.stack(channels, axis=-1).reshape(height, width, 3), 0.0, 1.0)
@@ -460,6 +475,9 @@ def synthesize(
     plans = plan_sequences(config)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp.", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the dataset gets normal permissions
     try:
         bar = tqdm(
             total=config.sequences * config.frames, desc="synthesize", unit="frame",
