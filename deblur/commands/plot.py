@@ -1,13 +1,91 @@
-"""Seaborn figures from the tables. (Not implemented yet.)"""
+"""Seaborn figures from the aggregated tables (PNG, written atomically).
 
-from deblur.errors import DeblurError
+Reads TABLES/metrics.parquet and TABLES/paired.parquet (written by `aggregate`) and writes:
+  psnr_by_method.png       box + per-pair points per method, a panel per resolution, the
+                           paper's value as a dashed reference line
+  ssim_by_method.png       the same for SSIM
+  psnr_vs_ssim.png         per-pair scatter coloured by method, the paper's point as a star
+  examples.png             blurry | each method | sharp for a few pairs (from the path columns)
+  paired_vs_<BASELINE>.png per-pair differences to the baseline method with Wilcoxon p
 
-HELP = "seaborn figures from the tables"
+Example:
+  python -m deblur plot --tables results/tables --out-dir results/plots
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "seaborn figures from the aggregated tables"
 
 
-def add_arguments(parser):
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from deblur.plots import PlotSettings
+
+    d = PlotSettings()
+    parser.add_argument(
+        "--tables", required=True, type=Path, metavar="DIR", help="output dir of `aggregate`"
+    )
+    parser.add_argument("--out-dir", required=True, type=Path, help="directory for the PNGs")
+    parser.add_argument(
+        "--reported-psnr",
+        type=float,
+        default=d.reported_psnr,
+        help="paper PSNR drawn as a reference line (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--reported-ssim",
+        type=float,
+        default=d.reported_ssim,
+        help="paper SSIM drawn as a reference line (default: %(default)s)",
+    )
+    parser.add_argument("--no-reported", action="store_true", help="draw no paper reference lines")
+    parser.add_argument(
+        "--reproduced-method",
+        default=d.reproduced_method,
+        help="method the examples are chosen along (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--baseline-method",
+        default=d.baseline_method,
+        help="method of the paired plot (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--resolution",
+        choices=("model", "full"),
+        default=d.resolution,
+        help="resolution whose scores label the examples (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-examples", type=int, default=d.n_examples, help="example pairs (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--example-crop",
+        type=float,
+        default=d.example_crop,
+        metavar="FRACTION",
+        help="show a centred crop of this fraction of each full-size frame instead of the "
+        "whole frame (e.g. 0.3; default: whole frame)",
+    )
 
 
-def run(args):
-    raise DeblurError("'plot' is not implemented yet")
+def run(args: argparse.Namespace) -> int:
+    from deblur.errors import DeblurError
+    from deblur.plots import PlotSettings, write_all
+
+    if args.n_examples < 1:
+        raise DeblurError(f"--n-examples must be >= 1, got {args.n_examples}")
+    if not 0 <= args.example_crop <= 1:
+        raise DeblurError(f"--example-crop must be in [0, 1], got {args.example_crop}")
+    settings = PlotSettings(
+        reported_psnr=None if args.no_reported else args.reported_psnr,
+        reported_ssim=None if args.no_reported else args.reported_ssim,
+        reproduced_method=args.reproduced_method,
+        baseline_method=args.baseline_method,
+        resolution=args.resolution,
+        n_examples=args.n_examples,
+        example_crop=args.example_crop,
+    )
+    write_all(args.tables, args.out_dir, settings)
+    return 0

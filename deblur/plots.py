@@ -1,0 +1,530 @@
+"""Seaborn figures from the aggregated tables (Agg backend, PNG, written atomically).
+
+- ``psnr_by_method.png`` / ``ssim_by_method.png``: box + jittered per-pair points per method, one
+  panel per resolution, the paper's value as a labelled dashed line.
+- ``psnr_vs_ssim.png``: per-pair scatter coloured by method, the paper's point as a star.
+- ``examples.png``: blurry | each method | sharp for a few pairs spread over the reproduced
+  method's PSNR range, all shown at one display size.
+- ``paired_vs_<baseline>.png``: per-pair differences to the baseline (always written; says so
+  when there is no paired data).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: never needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from deblur.atomic import atomic_path  # noqa: E402
+from deblur.metrics import RESOLUTIONS  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM"}
+REFERENCE_COLOR = "#c0392b"
+
+
+@dataclass(frozen=True)
+class PlotSettings:
+    """Figure options (defaults in one place).
+
+    Attributes
+    ----------
+    reported_psnr, reported_ssim : float or None
+        The paper's values drawn as reference lines (None: no line).
+    reproduced_method, baseline_method : str
+        Methods shown last / first; the examples are chosen along the reproduced method's PSNR.
+    resolution : str
+        Resolution whose scores label the example panels.
+    n_examples : int
+        Pairs (rows) in ``examples.png``.
+    example_size : int
+        Longer side (px) every example panel is resized to.
+    example_crop : float
+        If > 0, show a centred crop of this fraction of each full-resolution frame instead of
+        the whole frame (model-size outputs are upsampled first), so blur stays visible.
+    dpi : int
+        Resolution of the PNGs.
+    """
+
+    reported_psnr: float | None = 15.3
+    reported_ssim: float | None = 0.52
+    reproduced_method: str = "singan"
+    baseline_method: str = "identity"
+    resolution: str = "model"
+    n_examples: int = 4
+    example_size: int = 320
+    example_crop: float = 0.0
+    dpi: int = 150
+
+    def reported(self, metric: str) -> float | None:
+        return {"psnr": self.reported_psnr, "ssim": self.reported_ssim}[metric]
+
+
+def _theme() -> None:
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95)
+
+
+def _save(fig, path: str | os.PathLike, dpi: int) -> Path:
+    path = Path(path)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    log.info("wrote %s", path)
+    return path
+
+
+def method_order(methods: Sequence[str], settings: PlotSettings) -> list[str]:
+    """Baseline first, other methods alphabetically, the reproduced method last."""
+    methods = sorted(set(methods))
+    first = [m for m in methods if m == settings.baseline_method]
+    last = [m for m in methods if m == settings.reproduced_method and m not in first]
+    return first + [m for m in methods if m not in first + last] + last
+
+
+def method_palette(methods: Sequence[str], settings: PlotSettings) -> dict[str, tuple]:
+    """A fixed colour per method, shared by all figures: the baseline grey, the reproduced
+    method blue, the others from the rest of the colour-blind palette (no red: that is the
+    paper's reference colour)."""
+    cb = sns.color_palette("colorblind", 10)
+    rest = [cb[i] for i in (1, 2, 4, 5, 6, 8, 9)]
+    colors, k = {}, 0
+    for m in methods:
+        if m == settings.baseline_method:
+            colors[m] = cb[7]
+        elif m == settings.reproduced_method:
+            colors[m] = cb[0]
+        else:
+            colors[m] = rest[k % len(rest)]
+            k += 1
+    return colors
+
+
+def _resolutions(metrics: pd.DataFrame) -> list[str]:
+    present = set(metrics["resolution"].dropna())
+    return [r for r in RESOLUTIONS if r in present] + sorted(present - set(RESOLUTIONS))
+
+
+def _reference_line(ax, value: float | None, metric: str) -> None:
+    """The paper's value as a dashed line, labelled in a legend placed away from the data."""
+    if value is None or not math.isfinite(value):
+        return
+    unit = " dB" if metric == "psnr" else ""
+    ax.axhline(
+        value,
+        ls="--",
+        lw=1.6,
+        color=REFERENCE_COLOR,
+        zorder=1,
+        label=f"reported (paper): {value:g}{unit}",
+    )
+    ax.legend(loc="best", fontsize=9, frameon=True, framealpha=0.9)
+
+
+def _rotate_ticks(ax, labels: Sequence[str]) -> None:
+    if len(labels) > 3 or max((len(x) for x in labels), default=0) > 10:
+        ax.tick_params(axis="x", labelrotation=25)
+        for t in ax.get_xticklabels():
+            t.set_horizontalalignment("right")
+
+
+def plot_by_method(metrics: pd.DataFrame, metric: str, settings: PlotSettings):
+    """Box + jittered per-pair points per method, one panel per resolution."""
+    _theme()
+    resolutions = _resolutions(metrics)
+    order = method_order(metrics["method"], settings)
+    palette = method_palette(order, settings)
+    width = max(4.5, 1.1 * len(order) + 1.5)
+    fig, axes = plt.subplots(
+        1, len(resolutions), figsize=(width * len(resolutions), 4.8), sharey=True, squeeze=False
+    )
+    for ax, resolution in zip(axes[0], resolutions, strict=True):
+        d = metrics[metrics["resolution"] == resolution]
+        present = [m for m in order if m in set(d["method"])]
+        sns.boxplot(
+            data=d,
+            x="method",
+            y=metric,
+            order=present,
+            hue="method",
+            hue_order=present,
+            palette=palette,
+            showfliers=False,
+            width=0.55,
+            linewidth=1.2,
+            ax=ax,
+            legend=False,
+            boxprops=dict(alpha=0.45),
+        )
+        sns.stripplot(
+            data=d,
+            x="method",
+            y=metric,
+            order=present,
+            hue="method",
+            hue_order=present,
+            palette=palette,
+            jitter=0.22,
+            size=4,
+            alpha=0.85,
+            edgecolor="0.2",
+            linewidth=0.4,
+            ax=ax,
+            legend=False,
+        )
+        _reference_line(ax, settings.reported(metric), metric)
+        n = d["pair_id"].nunique()
+        ax.set_title(f"{resolution} resolution (n = {n} pairs)", fontsize=11)
+        ax.set_xlabel("")
+        ax.set_ylabel(METRIC_LABELS[metric])
+        _rotate_ticks(ax, present)
+    fig.suptitle(f"{METRIC_LABELS[metric]} per pair, by method", fontsize=13, y=1.0)
+    fig.tight_layout()
+    return fig
+
+
+def plot_psnr_vs_ssim(metrics: pd.DataFrame, settings: PlotSettings):
+    """Per-pair PSNR vs SSIM, coloured by method, one panel per resolution."""
+    _theme()
+    resolutions = _resolutions(metrics)
+    order = method_order(metrics["method"], settings)
+    palette = method_palette(order, settings)
+    fig, axes = plt.subplots(
+        1, len(resolutions), figsize=(5.6 * len(resolutions) + 1.8, 4.8), squeeze=False
+    )
+    for i, (ax, resolution) in enumerate(zip(axes[0], resolutions, strict=True)):
+        d = metrics[metrics["resolution"] == resolution]
+        sns.scatterplot(
+            data=d,
+            x="ssim",
+            y="psnr",
+            hue="method",
+            hue_order=order,
+            palette=palette,
+            s=34,
+            alpha=0.85,
+            edgecolor="0.2",
+            linewidth=0.4,
+            ax=ax,
+            legend=i == len(resolutions) - 1,
+        )
+        ps, ss = settings.reported_psnr, settings.reported_ssim
+        if ps is not None and ss is not None:
+            ax.scatter(
+                [ss],
+                [ps],
+                marker="*",
+                s=260,
+                color=REFERENCE_COLOR,
+                edgecolor="black",
+                linewidth=0.8,
+                zorder=5,
+                label="reported (paper)",
+            )
+            ax.annotate(
+                f"paper: SSIM {ss:g}, {ps:g} dB",
+                (ss, ps),
+                xytext=(8, -14),
+                textcoords="offset points",
+                color=REFERENCE_COLOR,
+                fontsize=9,
+                fontweight="bold",
+            )
+        ax.set_title(f"{resolution} resolution (n = {d['pair_id'].nunique()} pairs)", fontsize=11)
+        ax.set_xlabel(METRIC_LABELS["ssim"])
+        ax.set_ylabel(METRIC_LABELS["psnr"])
+    last = axes[0][-1]
+    handles, labels = last.get_legend_handles_labels()
+    if last.get_legend() is not None:
+        last.get_legend().remove()
+    fig.legend(
+        handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title="method"
+    )
+    fig.suptitle("PSNR vs SSIM per pair", fontsize=13, y=1.0)
+    fig.tight_layout()
+    return fig
+
+
+def _read_for_display(path: object, size: tuple[int, int], crop: float) -> np.ndarray | None:
+    """Read an image, optionally centre-crop it at ``size`` (the full frame size) first, and
+    resize it to the display size. None (and a warning) if it cannot be read."""
+    from deblur.data.imageio import read_rgb
+    from deblur.errors import DeblurError
+    from deblur.resize import resize_array
+
+    if path is None or (isinstance(path, float) and math.isnan(path)) or path is pd.NA:
+        return None
+    try:
+        img = read_rgb(path)
+    except DeblurError as exc:
+        log.warning("examples: %s", exc)
+        return None
+    full_h, full_w, disp_h, disp_w = size
+    if crop > 0:
+        img = resize_array(img, (full_h, full_w))
+        ch, cw = max(1, round(full_h * crop)), max(1, round(full_w * crop))
+        y0, x0 = (full_h - ch) // 2, (full_w - cw) // 2
+        img = img[y0 : y0 + ch, x0 : x0 + cw]
+    return resize_array(img, (disp_h, disp_w))
+
+
+def choose_examples(metrics: pd.DataFrame, settings: PlotSettings) -> list[str]:
+    """Pair ids spread evenly over the reproduced method's PSNR (best to worst) at the chosen
+    resolution; by pair id when that method is absent."""
+    d = metrics[metrics["resolution"] == settings.resolution]
+    if d.empty:
+        d = metrics
+    ranked = (
+        d[d["method"] == settings.reproduced_method]
+        .sort_values(["psnr", "pair_id"], ascending=[False, True], kind="mergesort")["pair_id"]
+        .tolist()
+    )
+    if not ranked:
+        ranked = sorted(d["pair_id"].dropna().unique())
+    k = min(settings.n_examples, len(ranked))
+    if k == 0:
+        return []
+    idx = np.unique(np.round(np.linspace(0, len(ranked) - 1, k)).astype(int))
+    return [ranked[i] for i in idx]
+
+
+def plot_examples(metrics: pd.DataFrame, settings: PlotSettings):
+    """Grid: blurry | each method's output | sharp, for a few pairs."""
+    from deblur.resize import capped_size
+
+    _theme()
+    d = metrics[metrics["resolution"] == settings.resolution]
+    if d.empty:
+        d = metrics[metrics["resolution"] == _resolutions(metrics)[0]]
+    order = method_order(d["method"], settings)
+    # an identity output is the blurry input: no need to show it twice
+    shown = [m for m in order if not (d[d["method"] == m]["kind"] == "identity").all()]
+    pairs = choose_examples(metrics, settings)
+    columns = ["blurry input"] + shown + ["sharp (ground truth)"]
+    fig, axes = plt.subplots(
+        len(pairs),
+        len(columns),
+        figsize=(2.6 * len(columns), 1.75 * len(pairs) + 0.6),
+        squeeze=False,
+    )
+    for r, pair in enumerate(pairs):
+        rows = d[d["pair_id"] == pair]
+        first = rows.iloc[0]
+        sharp_path = first["sharp_path"]
+        full_hw = (int(first["height"]), int(first["width"]))
+        full = metrics[(metrics["pair_id"] == pair) & (metrics["resolution"] == "full")]
+        if len(full):
+            full_hw = (int(full.iloc[0]["height"]), int(full.iloc[0]["width"]))
+        ratio = settings.example_crop if settings.example_crop > 0 else 1.0
+        disp = capped_size(
+            round(full_hw[0] * ratio), round(full_hw[1] * ratio), settings.example_size
+        )
+        size = full_hw + disp
+        blurry_path = (
+            rows["blurry_path"].dropna().iloc[0] if rows["blurry_path"].notna().any() else None
+        )
+        cells = [(blurry_path, None)]
+        for m in shown:
+            hit = rows[rows["method"] == m]
+            cells.append((hit.iloc[0]["pred_path"], hit.iloc[0]) if len(hit) else (None, None))
+        cells.append((sharp_path, None))
+        for c, (path, row) in enumerate(cells):
+            ax = axes[r][c]
+            img = _read_for_display(path, size, settings.example_crop)
+            if img is None:
+                ax.set_facecolor("0.9")
+                ax.text(
+                    0.5,
+                    0.5,
+                    "missing",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    color="0.4",
+                )
+            else:
+                ax.imshow(img, interpolation="lanczos")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if row is not None:
+                ax.set_xlabel(f"{row['psnr']:.2f} dB / SSIM {row['ssim']:.3f}", fontsize=8.5)
+            elif c == 0:
+                base = rows[rows["kind"] == "identity"]
+                if len(base):
+                    ax.set_xlabel(
+                        f"{base.iloc[0]['psnr']:.2f} dB / SSIM {base.iloc[0]['ssim']:.3f}",
+                        fontsize=8.5,
+                    )
+            if r == 0:
+                ax.set_title(columns[c], fontsize=10, fontweight="bold")
+            if c == 0:
+                ax.set_ylabel(pair, fontsize=8.5)
+    view = (
+        f"centre crop {settings.example_crop:.0%} of the frame"
+        if settings.example_crop
+        else "whole frame"
+    )
+    fig.suptitle(
+        f"Examples ({view}); scores at {settings.resolution} resolution, "
+        f"pairs spread over {settings.reproduced_method} PSNR",
+        fontsize=11.5,
+        y=1.0,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_paired(metrics: pd.DataFrame, paired: pd.DataFrame, settings: PlotSettings):
+    """Per-pair differences (method - baseline): rows resolution, columns PSNR / SSIM."""
+    _theme()
+    base = settings.baseline_method
+    diffs = []
+    for resolution in _resolutions(metrics):
+        d = metrics[metrics["resolution"] == resolution]
+        b = d[d["method"] == base][["pair_id", "psnr", "ssim"]]
+        others = d[d["method"] != base]
+        j = others.merge(b, on="pair_id", suffixes=("", "_base"))
+        for m in ("psnr", "ssim"):
+            diffs.append(
+                pd.DataFrame(
+                    dict(
+                        method=j["method"],
+                        resolution=resolution,
+                        metric=m,
+                        diff=j[m] - j[f"{m}_base"],
+                    )
+                )
+            )
+    diffs = pd.concat(diffs, ignore_index=True) if diffs else pd.DataFrame()
+    if diffs.empty or paired.empty:
+        fig, ax = plt.subplots(figsize=(6, 2.5))
+        ax.axis("off")
+        ax.text(
+            0.5,
+            0.5,
+            f"no paired data vs {base}\n(no other method, or no {base} rows)",
+            ha="center",
+            va="center",
+            fontsize=12,
+        )
+        return fig
+    resolutions = [r for r in _resolutions(metrics) if r in set(diffs["resolution"])]
+    order = [m for m in method_order(diffs["method"], settings) if m != base]
+    palette = method_palette(method_order(metrics["method"], settings), settings)
+    fig, axes = plt.subplots(
+        len(resolutions),
+        2,
+        figsize=(max(9, 2.4 * len(order) + 4), 4.2 * len(resolutions)),
+        squeeze=False,
+    )
+    for r, resolution in enumerate(resolutions):
+        for c, m in enumerate(("psnr", "ssim")):
+            ax = axes[r][c]
+            d = diffs[(diffs["resolution"] == resolution) & (diffs["metric"] == m)]
+            sns.boxplot(
+                data=d,
+                x="method",
+                y="diff",
+                order=order,
+                hue="method",
+                hue_order=order,
+                palette=palette,
+                showfliers=False,
+                width=0.55,
+                ax=ax,
+                legend=False,
+                boxprops=dict(alpha=0.45),
+            )
+            sns.stripplot(
+                data=d,
+                x="method",
+                y="diff",
+                order=order,
+                hue="method",
+                hue_order=order,
+                palette=palette,
+                jitter=0.22,
+                size=4,
+                alpha=0.85,
+                edgecolor="0.2",
+                linewidth=0.4,
+                ax=ax,
+                legend=False,
+            )
+            ax.axhline(0, color="0.25", lw=1.2, ls="--", zorder=1)
+            stats = paired[(paired["resolution"] == resolution)].set_index("method")
+            labels = []
+            for meth in order:
+                if meth in stats.index:
+                    s = stats.loc[meth]
+                    p = s[f"{m}_wilcoxon_p"]
+                    ptxt = "n/a" if pd.isna(p) else (f"= {p:.2g}" if p >= 1e-4 else "< 1e-4")
+                    digits = 2 if m == "psnr" else 3
+                    mean = s[f"{m}_diff_mean"]
+                    labels.append(f"{meth}\nmean {mean:+.{digits}f}\np {ptxt}")
+                else:
+                    labels.append(meth)
+            ax.set_xticks(range(len(order)))
+            ax.set_xticklabels(labels, fontsize=8.5)
+            n = int(stats["n_pairs"].max()) if len(stats) else 0
+            ax.set_title(
+                f"Δ{METRIC_LABELS[m]} vs {base}, {resolution} resolution (n = {n} pairs)",
+                fontsize=10.5,
+            )
+            ax.set_xlabel("")
+            ax.set_ylabel(f"Δ{METRIC_LABELS[m]} (method − {base})")
+    fig.suptitle(
+        f"Per-pair difference to {base} (above 0: better than {base}); p: Wilcoxon signed-rank",
+        fontsize=12,
+        y=1.0,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def write_all(
+    tables_dir: str | os.PathLike, out_dir: str | os.PathLike, settings: PlotSettings
+) -> list[Path]:
+    """Read ``metrics.parquet`` and ``paired.parquet`` from ``tables_dir``; write every figure."""
+    from deblur.errors import DeblurError
+    from deblur.tables import read_parquet
+
+    tables_dir, out_dir = Path(tables_dir), Path(out_dir)
+    path = tables_dir / "metrics.parquet"
+    if not path.is_file():
+        raise DeblurError(f"{path} not found; run `python -m deblur aggregate` first")
+    metrics = read_parquet(path)
+    if metrics.empty:
+        raise DeblurError(f"{path} has no rows; nothing to plot (re-run aggregate)")
+    paired_path = tables_dir / "paired.parquet"
+    paired = read_parquet(paired_path) if paired_path.is_file() else pd.DataFrame()
+    written = [
+        _save(
+            plot_by_method(metrics, "psnr", settings), out_dir / "psnr_by_method.png", settings.dpi
+        ),
+        _save(
+            plot_by_method(metrics, "ssim", settings), out_dir / "ssim_by_method.png", settings.dpi
+        ),
+        _save(plot_psnr_vs_ssim(metrics, settings), out_dir / "psnr_vs_ssim.png", settings.dpi),
+        _save(plot_examples(metrics, settings), out_dir / "examples.png", settings.dpi),
+        _save(
+            plot_paired(metrics, paired, settings),
+            out_dir / f"paired_vs_{settings.baseline_method}.png",
+            settings.dpi,
+        ),
+    ]
+    return written
