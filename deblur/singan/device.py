@@ -1,0 +1,40 @@
+"""Pick the torch device and CPU thread count for training and inference."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from deblur.errors import DeblurError
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU is an error."""
+    if isinstance(name, torch.device):
+        return name
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DeblurError(
+                f"device {name!r} requested but CUDA is not available; use --device cpu or auto"
+            )
+        return torch.device(name)
+    if name == "cpu":
+        return torch.device("cpu")
+    raise DeblurError(f"unknown device {name!r}; use one of {', '.join(DEVICES)}")
+
+
+def set_threads(threads: int | None) -> None:
+    """Limit torch's intra-op CPU threads (Snakemake passes its ``threads``); None keeps them."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise DeblurError(f"--threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+    log.debug("torch threads: %d", threads)

@@ -1,0 +1,163 @@
+"""Running a trained pyramid: the coarse-to-fine chain used in training, and deblurring (§4).
+
+``draw_prev`` is the reference's ``draw_concat``: the image that scale s starts from, built by
+all coarser generators with fresh noise (``"rand"``) or with the fixed reconstruction noise
+``z_opt`` (``"rec"``), upsampled to scale s. ``deblur_image`` is the paper's inference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from deblur.resize import resize_array, resize_tensor, scaled_size
+from deblur.singan.models import IMAGE_CHANNELS, Generator
+from deblur.singan.pyramid import image_to_tensor, tensor_to_image
+
+if TYPE_CHECKING:
+    from deblur.singan.checkpoint import SinGANModel
+
+MODES = ("g0", "inject")
+
+
+def draw_noise(
+    size: Sequence[int],
+    coarsest: bool,
+    device: torch.device | str,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Standard normal noise of shape (1, 3, h, w).
+
+    At the coarsest scale the reference draws one channel and broadcasts it to RGB (grey noise);
+    above it draws each channel independently.
+    """
+    h, w = size
+    if coarsest:
+        z = torch.randn(1, 1, h, w, device=device, generator=generator)
+        return z.expand(1, IMAGE_CHANNELS, h, w)
+    return torch.randn(1, IMAGE_CHANNELS, h, w, device=device, generator=generator)
+
+
+@torch.no_grad()
+def draw_prev(
+    generators: Sequence[Generator],
+    noise_amps: Sequence[float],
+    sizes: Sequence[tuple[int, int]],
+    mode: str,
+    z_opts: Sequence[torch.Tensor] | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Previous image for scale ``s = len(generators)``: G_0 .. G_{s-1}, upsampled to sizes[s].
+
+    Parameters
+    ----------
+    generators, noise_amps : the trained coarser scales (``noise_amps`` as floats).
+    sizes : sizes of all scales (at least ``s + 1`` of them), coarsest first.
+    mode : ``"rand"`` (fresh noise at every scale) or ``"rec"`` (the fixed ``z_opts``).
+    """
+    if mode not in ("rand", "rec"):
+        raise ValueError(f"mode must be 'rand' or 'rec', got {mode!r}")
+    device = _device_of(generators)
+    x = torch.zeros(1, IMAGE_CHANNELS, *sizes[0], device=device)
+    for k, G in enumerate(generators):
+        if mode == "rec":
+            z = z_opts[k]
+        else:
+            z = draw_noise(sizes[k], coarsest=k == 0, device=device, generator=generator)
+        x = G(noise_amps[k] * z, x)
+        x = resize_tensor(x, sizes[k + 1])
+    return x
+
+
+def _device_of(generators: Sequence[Generator]) -> torch.device:
+    if len(generators) == 0:
+        return torch.device("cpu")
+    return next(generators[0].parameters()).device
+
+
+@torch.no_grad()
+def deblur_image(
+    model: SinGANModel,
+    blurry: np.ndarray,
+    steps: int = 1,
+    mode: str = "g0",
+    inject_scale: int | None = None,
+    noise: bool = True,
+    seed: int = 0,
+) -> np.ndarray:
+    """Deblur one image with a trained pyramid.
+
+    ``"g0"`` (the paper): the blurry image at the finest scale's size is downscaled by
+    ``r ** steps`` (r = the pyramid factor), then ``steps`` times upsampled by ``1 / r``
+    (exactly to the finest size on the last step), given G_0's noise and passed through G_0,
+    the finest generator; like the reference's super-resolution with an image that is already
+    at the target size.
+
+    ``"inject"`` (the reference's paint-to-image): the image resized to scale
+    ``inject_scale - 1``, upsampled to scale ``inject_scale`` and passed through
+    G_inject_scale .. G_finest with their noise (scales counted from the coarsest, 0).
+
+    Parameters
+    ----------
+    model : SinGANModel
+        From :func:`deblur.singan.checkpoint.load_model`.
+    blurry : ndarray, shape (H, W, 3), float in [0, 1]
+        Resized to the finest scale's size first (:func:`deblur.resize.resize_array`).
+    steps : int
+        Upsampling passes through G_0 in ``"g0"`` mode (>= 1).
+    mode : {"g0", "inject"}
+    inject_scale : int, optional
+        Scale to inject at in ``"inject"`` mode, 1 .. num_scales - 1; default
+        ``num_scales - 2``, so the two finest generators run (``num_scales - 1`` would be
+        ``"g0"`` with one step).
+    noise : bool
+        Add each generator's noise (amplitude from training); ``False`` gives zero noise.
+    seed : int
+        Seed of that noise (a private generator; the global RNG is untouched).
+
+    Returns
+    -------
+    ndarray, shape (h_f, w_f, 3), float32 in [0, 1], at the finest scale's size.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if not (isinstance(blurry, np.ndarray) and blurry.ndim == 3 and blurry.shape[2] == 3):
+        raise ValueError(
+            f"blurry must be an (H, W, 3) array, got {getattr(blurry, 'shape', blurry)}"
+        )
+    device = model.device
+    rng = torch.Generator(device=device).manual_seed(seed)
+    sizes = model.sizes
+    x = image_to_tensor(resize_array(blurry.astype(np.float32), sizes[-1]), device)
+
+    def run(scale: int, x: torch.Tensor) -> torch.Tensor:
+        amp = model.noise_amps[scale] if noise else 0.0
+        z = draw_noise(x.shape[-2:], coarsest=scale == 0, device=device, generator=rng)
+        return model.generators[scale](amp * z, x)
+
+    if mode == "g0":
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        finest = len(sizes) - 1
+        h, w = sizes[-1]
+        x = resize_tensor(x, scaled_size(h, w, model.scale_factor**steps))
+        for k in range(steps - 1, -1, -1):
+            x = resize_tensor(x, scaled_size(h, w, model.scale_factor**k))
+            x = run(finest, x)
+    else:
+        n = default_inject_scale(len(sizes)) if inject_scale is None else inject_scale
+        if not 1 <= n <= len(sizes) - 1:
+            raise ValueError(f"inject_scale must be in 1..{len(sizes) - 1}, got {n}")
+        x = resize_tensor(resize_tensor(x, sizes[n - 1]), sizes[n])
+        for scale in range(n, len(sizes)):
+            x = resize_tensor(x, sizes[scale])
+            x = run(scale, x)
+    return tensor_to_image(x)
+
+
+def default_inject_scale(num_scales: int) -> int:
+    """Default injection scale: the one below the finest, so G_{N-2} and G_{N-1} run."""
+    return max(1, num_scales - 2)

@@ -1,0 +1,336 @@
+"""Training a SinGAN pyramid on one image, scale by scale (reference ``SinGAN/training.py``).
+
+Read top to bottom: :func:`train` reads the image, builds the pyramid and trains every scale
+that is not finished yet (so re-running it after a kill resumes); :func:`train_scale` runs
+``niter`` iterations of :func:`train_step`, the one function holding the per-iteration math
+(WGAN-GP critic steps, then generator steps with the reconstruction loss).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+import deblur
+from deblur.data.imageio import read_rgb
+from deblur.errors import DeblurError
+from deblur.singan.checkpoint import (
+    MODEL_JSON,
+    ScaleCheckpoint,
+    build_generator,
+    file_sha256,
+    finished_scales,
+    read_model_json,
+    run_mismatch,
+    save_scale,
+    write_model_json,
+    write_train_log,
+)
+from deblur.singan.config import SinGANConfig, load_config
+from deblur.singan.device import resolve_device, set_threads
+from deblur.singan.generate import draw_noise, draw_prev
+from deblur.singan.models import Discriminator, Generator
+from deblur.singan.pyramid import build_pyramid, image_to_tensor, pyramid_sizes
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class ScaleInputs:
+    """What one scale's iterations use besides its networks and optimizers."""
+
+    scale: int
+    real: torch.Tensor  # (1, 3, h, w) in [-1, 1]
+    prev_rec: torch.Tensor  # upsampled reconstruction from the coarser scales (zeros at 0)
+    z_opt: torch.Tensor  # reconstruction noise: fixed random at scale 0, zeros above
+    noise_amp: float  # 1 at scale 0, else noise_amp * RMSE(real, prev_rec)
+    draw_prev: Callable[[], torch.Tensor]  # a fresh "rand" previous image
+
+
+def scale_seed(seed: int, scale: int) -> int:
+    """RNG seed of one scale: each scale is reproducible on its own, so resuming is exact."""
+    return seed * 1000 + scale
+
+
+def prepare_scale(
+    scale: int,
+    reals: list[torch.Tensor],
+    sizes: list[tuple[int, int]],
+    coarser: list[Generator],
+    noise_amps: list[float],
+    z_opts: list[torch.Tensor],
+    config: SinGANConfig,
+) -> ScaleInputs:
+    """Reconstruction input, noise amplitude and z_opt of ``scale``, from the coarser scales."""
+    real = reals[scale]
+    if scale == 0:
+        zeros = torch.zeros_like(real)
+        z_opt = draw_noise(sizes[0], coarsest=True, device=real.device).contiguous()
+        return ScaleInputs(scale, real, zeros, z_opt, 1.0, draw_prev=lambda: zeros)
+    prev_rec = draw_prev(coarser, noise_amps, sizes, "rec", z_opts)
+    noise_amp = config.noise_amp * torch.sqrt(F.mse_loss(prev_rec, real)).item()
+
+    def rand_prev() -> torch.Tensor:
+        return draw_prev(coarser, noise_amps, sizes, "rand")
+
+    return ScaleInputs(scale, real, prev_rec, torch.zeros_like(real), noise_amp, rand_prev)
+
+
+def make_models(
+    config: SinGANConfig, scale: int, device: torch.device, previous: ScaleCheckpoint | None
+) -> tuple[Generator, Discriminator]:
+    """Fresh G and D of ``scale``, starting from the previous scale's weights if widths match."""
+    channels = config.channels(scale)
+    G = Generator(config, channels).to(device)
+    D = Discriminator(config, channels).to(device)
+    if previous is not None and previous.channels == channels:
+        G.load_state_dict(previous.generator)
+        D.load_state_dict(previous.critic)
+    return G, D
+
+
+def make_optimizers(G: Generator, D: Discriminator, config: SinGANConfig):
+    """Adam for both, each with a MultiStepLR dropping by ``gamma`` at ``config.milestone``."""
+    betas = (config.beta1, config.beta2)
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=betas)
+    schedulers = [
+        torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[config.milestone], gamma=config.gamma)
+        for opt in (opt_g, opt_d)
+    ]
+    return opt_g, opt_d, schedulers
+
+
+def gradient_penalty(
+    D: Discriminator, real: torch.Tensor, fake: torch.Tensor, weight: float
+) -> torch.Tensor:
+    """WGAN-GP with one mixing weight per image and the gradient norm over channels per pixel."""
+    a = torch.rand(1, 1, 1, 1, device=real.device)
+    x = (a * real + (1 - a) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
+    return weight * ((grad.norm(2, dim=1) - 1) ** 2).mean()
+
+
+def train_step(
+    G: Generator,
+    D: Discriminator,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    inputs: ScaleInputs,
+    config: SinGANConfig,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One training iteration; returns the last (err_d, err_g, rec_loss), detached.
+
+    As in the reference: one noise map per iteration; ``d_steps`` critic updates, each with a
+    fresh "rand" image from the coarser scales; then ``g_steps`` generator updates on the last
+    of those. The fake is regenerated in every G step (the reference reuses a stale graph,
+    which crashes on torch >= 1.5; detaching it instead would silently drop G's adversarial
+    gradient).
+    """
+    real = inputs.real
+    noise = inputs.noise_amp * draw_noise(real.shape[-2:], inputs.scale == 0, real.device)
+
+    for _ in range(config.d_steps):
+        prev = inputs.draw_prev()
+        with torch.no_grad():  # D's loss does not reach G
+            fake = G(noise, prev)
+        opt_d.zero_grad(set_to_none=True)
+        gp = gradient_penalty(D, real, fake, config.lambda_grad)
+        err_d = -D(real).mean() + D(fake).mean() + gp
+        err_d.backward()
+        opt_d.step()
+
+    rec_input = inputs.noise_amp * inputs.z_opt
+    for _ in range(config.g_steps):
+        opt_g.zero_grad(set_to_none=True)
+        err_g = -D(G(noise, prev)).mean()
+        rec_loss = torch.zeros((), device=real.device)
+        if config.alpha > 0:
+            rec_loss = config.alpha * F.mse_loss(G(rec_input, inputs.prev_rec), real)
+        (err_g + rec_loss).backward()
+        opt_g.step()
+
+    return err_d.detach(), err_g.detach(), rec_loss.detach()
+
+
+def train_scale(
+    G: Generator,
+    D: Discriminator,
+    inputs: ScaleInputs,
+    config: SinGANConfig,
+    progress: bool = True,
+    desc: str = "",
+) -> dict:
+    """Train one scale for ``config.niter`` iterations; returns its train_log stats.
+
+    Raises DeblurError naming the scale and iteration when a loss becomes NaN or infinite.
+    """
+    opt_g, opt_d, schedulers = make_optimizers(G, D, config)
+    redraw_z_opt = inputs.scale == 0 and not config.fixed_z_opt
+    G.train()
+    D.train()
+    start = time.perf_counter()
+    bar = tqdm(
+        range(config.niter), desc=desc, disable=not progress, file=sys.stderr, dynamic_ncols=True
+    )
+    for it in bar:
+        if redraw_z_opt:  # the reference code's behaviour at scale 0 (fixed_z_opt: false)
+            inputs.z_opt = draw_noise(inputs.real.shape[-2:], True, inputs.real.device)
+        losses = train_step(G, D, opt_g, opt_d, inputs, config)
+        for scheduler in schedulers:
+            scheduler.step()
+        err_d, err_g, rec = (v.item() for v in losses)
+        if not all(map(math.isfinite, (err_d, err_g, rec))):
+            bar.close()
+            raise DeblurError(
+                f"training diverged at scale {inputs.scale}, iteration {it}: errD={err_d:.4g} "
+                f"errG={err_g:.4g} rec={rec:.4g}; lower lr_g/lr_d or check the image"
+            )
+        if it % 10 == 0 or it == config.niter - 1:
+            bar.set_postfix(
+                errD=f"{err_d:.3f}", errG=f"{err_g:.3f}", rec=f"{rec:.4f}", refresh=False
+            )
+    bar.close()
+    seconds = time.perf_counter() - start
+    return dict(niter=config.niter, err_d=err_d, err_g=err_g, rec_loss=rec, seconds=seconds)
+
+
+def train(
+    image_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    config: SinGANConfig | dict | str | os.PathLike | None = None,
+    device: str | torch.device = "auto",
+    seed: int = 0,
+    threads: int | None = None,
+    progress: bool = True,
+) -> Path:
+    """Train a SinGAN pyramid on one (sharp) image and write it to ``out_dir``.
+
+    Finished scales already in ``out_dir`` from the same run (config, seed, image) are kept and
+    training continues with the first unfinished one; ``model.json`` is written last.
+
+    Parameters
+    ----------
+    image_path : path
+        The training image (grayscale is replicated to RGB, alpha dropped).
+    out_dir : path
+        Model directory (see :mod:`deblur.singan.checkpoint`).
+    config : SinGANConfig, dict, YAML path or None
+        Settings; omitted keys take the reference defaults (:func:`load_config`).
+    device : {"auto", "cpu", "cuda"}
+    seed : int
+        Seeds everything; on CPU the same seed gives bit-identical weights.
+    threads : int, optional
+        ``torch.set_num_threads``.
+    progress : bool
+        Show a tqdm bar per scale (a log line per scale is written either way).
+
+    Returns
+    -------
+    Path of the model directory.
+
+    Raises
+    ------
+    DeblurError
+        Unreadable or too small image, bad config, a directory from a different run, or a
+        non-finite loss.
+    """
+    config = load_config(config)
+    device = resolve_device(device)
+    set_threads(threads)
+    image_path, out_dir = Path(image_path), Path(out_dir)
+    image = read_rgb(image_path)
+    height, width = image.shape[:2]
+    sizes, factor = pyramid_sizes(height, width, config, name=str(image_path))
+    run = dict(
+        config=config.to_dict(),
+        config_hash=config.config_hash(),
+        seed=seed,
+        image_sha256=file_sha256(image_path),
+    )
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if (out_dir / MODEL_JSON).is_file():
+        problem = run_mismatch(read_model_json(out_dir), run)
+        if problem:
+            raise DeblurError(
+                f"{out_dir} already holds a finished model trained with {problem}; delete it "
+                f"or train into another --out directory"
+            )
+        log.info("%s is already trained with this config; nothing to do", out_dir)
+        return out_dir
+    done = finished_scales(out_dir, run, device)
+    if done:
+        log.info("%s: resuming at scale %d of %d", out_dir, len(done), len(sizes))
+
+    reals = build_pyramid(image_to_tensor(image, device), sizes)
+    generators = [build_generator(c, config, device) for c in done]
+    for scale in range(len(done), len(sizes)):
+        torch.manual_seed(scale_seed(seed, scale))
+        G, D = make_models(config, scale, device, done[-1] if done else None)
+        inputs = prepare_scale(
+            scale, reals, sizes, generators,
+            [c.noise_amp for c in done], [c.z_opt for c in done], config,
+        )  # fmt: skip
+        h, w = sizes[scale]
+        desc = f"scale {scale}/{len(sizes) - 1} {h}x{w}"
+        stats = train_scale(G, D, inputs, config, progress=progress, desc=desc)
+        ckpt = ScaleCheckpoint(
+            scale=scale,
+            size=[h, w],
+            channels=config.channels(scale),
+            noise_amp=inputs.noise_amp,
+            z_opt=inputs.z_opt.detach().clone().contiguous(),
+            generator=_detached(G.state_dict()),
+            critic=_detached(D.state_dict()),
+            stats=stats,
+            run=run,
+        )
+        save_scale(out_dir, ckpt)
+        done.append(ckpt)
+        write_train_log(out_dir, done)
+        generators.append(build_generator(ckpt, config, device))
+        log.info(
+            "%s: ch %d, noise_amp %.4g, errD %.4g, errG %.4g, rec %.4g, %.1f s",
+            desc, ckpt.channels, ckpt.noise_amp, stats["err_d"], stats["err_g"],
+            stats["rec_loss"], stats["seconds"],
+        )  # fmt: skip
+
+    write_model_json(
+        out_dir,
+        dict(
+            config=run["config"],
+            config_hash=run["config_hash"],
+            seed=seed,
+            device=str(device),
+            threads=torch.get_num_threads(),
+            torch_version=torch.__version__,
+            package_version=deblur.__version__,
+            train_seconds=sum(c.stats["seconds"] for c in done),
+            image=str(image_path),
+            image_sha256=run["image_sha256"],
+            image_size=[height, width],
+            sizes=[list(s) for s in sizes],
+            scale_factor=factor,
+            noise_amp=[c.noise_amp for c in done],
+            channels=[c.channels for c in done],
+            num_scales=len(sizes),
+        ),
+    )
+    log.info("%s: trained %d scales", out_dir, len(sizes))
+    return out_dir
+
+
+def _detached(state: dict) -> dict:
+    """A state dict that no longer shares memory with the module."""
+    return {k: v.detach().clone() for k, v in state.items()}
