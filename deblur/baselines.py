@@ -211,7 +211,21 @@ def motion_blur_for(image: np.ndarray, params: RichardsonLucyParams) -> MotionBl
     """The blur :func:`richardson_lucy` uses: fixed by ``params`` where given, else estimated."""
     if params.length is not None and params.angle is not None:
         return MotionBlur(length=float(params.length), angle=float(params.angle) % 180.0)
-    est = estimate_motion_blur(image, params.min_length, params.psf_size - 2)
+    # cepstral lags must stay below half the image side: small images search shorter blurs
+    max_length = min(params.psf_size - 2, (min(image.shape[:2]) - 3) // 2)
+    if max_length < params.psf_size - 2:
+        log.info(
+            "image %dx%d: searching blur lengths up to %d px only",
+            image.shape[1],
+            image.shape[0],
+            max_length,
+        )
+    if max_length < params.min_length:
+        raise ValueError(
+            f"image {image.shape[1]}x{image.shape[0]} too small to estimate a blur of at least "
+            f"{params.min_length} px; give length and angle"
+        )
+    est = estimate_motion_blur(image, params.min_length, max_length)
     return MotionBlur(
         length=est.length if params.length is None else float(params.length),
         angle=est.angle if params.angle is None else float(params.angle) % 180.0,
@@ -227,10 +241,11 @@ def richardson_lucy(
     """Blind Richardson-Lucy deconvolution with a linear motion PSF.
 
     The PSF is ``linear_motion_psf(blur.length, blur.angle, params.psf_size)`` with ``blur`` from
-    :func:`motion_blur_for` unless given. The image is reflect-padded by ``psf_size`` on every
-    side before :func:`skimage.restoration.richardson_lucy` (all channels at once, the PSF
-    broadcast over channels) and cropped back, so the zero boundary of its ``'same'`` convolution
-    does not darken and ring the borders. The result is clipped to [0, 1].
+    :func:`motion_blur_for` unless given (it searches lengths up to ``psf_size - 2`` px, fewer on
+    images whose shorter side is below ``2 * psf_size``). The image is reflect-padded by
+    ``psf_size`` on every side before :func:`skimage.restoration.richardson_lucy` (all channels
+    at once, the PSF broadcast over channels) and cropped back, so the zero boundary of its
+    ``'same'`` convolution does not darken and ring the borders. The result is clipped to [0, 1].
     """
     from skimage.restoration import richardson_lucy as skimage_rl
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -512,19 +513,14 @@ def write_all(
         raise DeblurError(f"{path} has no rows; nothing to plot (re-run aggregate)")
     paired_path = tables_dir / "paired.parquet"
     paired = read_parquet(paired_path) if paired_path.is_file() else pd.DataFrame()
-    written = [
-        _save(
-            plot_by_method(metrics, "psnr", settings), out_dir / "psnr_by_method.png", settings.dpi
-        ),
-        _save(
-            plot_by_method(metrics, "ssim", settings), out_dir / "ssim_by_method.png", settings.dpi
-        ),
-        _save(plot_psnr_vs_ssim(metrics, settings), out_dir / "psnr_vs_ssim.png", settings.dpi),
-        _save(plot_examples(metrics, settings), out_dir / "examples.png", settings.dpi),
-        _save(
-            plot_paired(metrics, paired, settings),
-            out_dir / f"paired_vs_{settings.baseline_method}.png",
-            settings.dpi,
-        ),
-    ]
-    return written
+    with warnings.catch_warnings():
+        # seaborn 0.13 still passes boxplot(vert=...), deprecated in matplotlib 3.11
+        warnings.filterwarnings("ignore", message="vert: bool was deprecated")
+        figures = {
+            "psnr_by_method": plot_by_method(metrics, "psnr", settings),
+            "ssim_by_method": plot_by_method(metrics, "ssim", settings),
+            "psnr_vs_ssim": plot_psnr_vs_ssim(metrics, settings),
+            "examples": plot_examples(metrics, settings),
+            f"paired_vs_{settings.baseline_method}": plot_paired(metrics, paired, settings),
+        }
+    return [_save(fig, out_dir / f"{name}.png", settings.dpi) for name, fig in figures.items()]

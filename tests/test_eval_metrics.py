@@ -33,16 +33,27 @@ def test_psnr_and_ssim_match_direct_skimage_calls():
     a, b = ref.astype(np.float64), pred.astype(np.float64)
     assert psnr(pred, ref) == peak_signal_noise_ratio(a, b, data_range=1.0)
     expected = structural_similarity(
-        a, b, data_range=1.0, gaussian_weights=True, sigma=1.5,
-        use_sample_covariance=False, channel_axis=-1,
-    )  # fmt: skip
+        a,
+        b,
+        data_range=1.0,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        channel_axis=-1,
+    )
     assert ssim(pred, ref) == expected
     # the convention is the channel mean, and differs from skimage's default settings
     per_channel = [
-        structural_similarity(a[..., c], b[..., c], data_range=1.0, gaussian_weights=True,
-                              sigma=1.5, use_sample_covariance=False)
+        structural_similarity(
+            a[..., c],
+            b[..., c],
+            data_range=1.0,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+        )
         for c in range(3)
-    ]  # fmt: skip
+    ]
     assert ssim(pred, ref) == pytest.approx(np.mean(per_channel), abs=1e-12)
     default = structural_similarity(a, b, data_range=1.0, channel_axis=-1)
     assert abs(default - expected) > 1e-4

@@ -1,0 +1,201 @@
+"""Aggregation statistics, benchmark cost parsing and the paper table."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deblur.errors import DeblurError
+from deblur.report import (
+    COST_DTYPES,
+    ReportSettings,
+    bootstrap_ci,
+    load_metrics,
+    paired_differences,
+    paper_table,
+    read_benchmarks,
+    rounding_interval,
+    summarize,
+    verdict,
+    wilcoxon_p,
+)
+from deblur.tables import metrics_frame, write_parquet
+
+SETTINGS = ReportSettings(n_boot=2000)
+
+
+def fake_metrics(means, n=12, seed=0, resolutions=("model", "full")):
+    """Metrics rows: method -> (psnr mean, ssim mean), per-pair noise shared across methods."""
+    rng = np.random.default_rng(seed)
+    pair_effect = rng.normal(0, 1.0, n)
+    rows = []
+    for method, (p, s) in means.items():
+        for res in resolutions:
+            for i in range(n):
+                rows.append(
+                    dict(
+                        pair_id=f"SEQ-{i:06d}",
+                        sequence="SEQ",
+                        frame=f"{i:06d}",
+                        method=method,
+                        kind="singan" if method == "singan" else method,
+                        resolution=res,
+                        psnr=p + pair_effect[i] + rng.normal(0, 0.3),
+                        ssim=s + 0.02 * pair_effect[i] + rng.normal(0, 0.005),
+                        deblur_steps=1 if method == "singan" else None,
+                        config_hash=f"h{i % 2}" if method == "singan" else None,
+                        dataset="fake",
+                    )
+                )
+    return metrics_frame(rows)
+
+
+def test_bootstrap_ci_contains_the_mean_and_is_seeded():
+    x = np.random.default_rng(1).normal(20, 2, 50)
+    low, high = bootstrap_ci(x, n_boot=4000, seed=0)
+    assert low < x.mean() < high
+    # roughly mean +- 1.96 sd / sqrt(n)
+    assert high - low == pytest.approx(2 * 1.96 * x.std(ddof=1) / np.sqrt(50), rel=0.15)
+    assert bootstrap_ci(x, n_boot=4000, seed=0) == (low, high)
+    assert bootstrap_ci(x, n_boot=4000, seed=1) != (low, high)
+    assert bootstrap_ci([3.0], n_boot=100) == (3.0, 3.0)
+    with pytest.raises(ValueError, match="non-empty"):
+        bootstrap_ci([])
+
+
+def test_summary_statistics_and_settings_columns():
+    metrics = fake_metrics({"singan": (15.0, 0.5), "identity": (25.0, 0.8)})
+    summary = summarize(metrics, SETTINGS)
+    assert list(summary["resolution"]) == ["model", "model", "full", "full"]
+    assert list(summary["method"]) == ["identity", "singan", "identity", "singan"]
+    for row in summary.itertuples():
+        g = metrics[(metrics["method"] == row.method) & (metrics["resolution"] == row.resolution)]
+        assert row.n == len(g) == 12
+        assert row.psnr_mean == pytest.approx(g["psnr"].mean())
+        assert row.ssim_std == pytest.approx(g["ssim"].std(ddof=1))
+        assert row.psnr_ci_low < row.psnr_mean < row.psnr_ci_high
+        assert row.ssim_ci_low < row.ssim_mean < row.ssim_ci_high
+    singan = summary[summary["method"] == "singan"].iloc[0]
+    assert singan["deblur_steps"] == 1 and singan["kind"] == "singan"
+    assert pd.isna(singan["config_hash"]) and "config_hash" in singan["settings_varying"]
+    assert summary["dataset"].eq("fake").all()  # a constant extra column is kept
+    assert summary.equals(summarize(metrics, SETTINGS))  # deterministic
+
+
+def test_paired_differences_sign_ci_and_wilcoxon():
+    metrics = fake_metrics({"better": (27.0, 0.85), "worse": (20.0, 0.6), "identity": (25.0, 0.8)})
+    # drop two baseline pairs: they are left out of the paired test
+    metrics = metrics[
+        ~((metrics["method"] == "identity") & metrics["pair_id"].isin(["SEQ-000000", "SEQ-000001"]))
+    ]
+    paired = paired_differences(metrics, SETTINGS).set_index(["method", "resolution"])
+    assert "identity" not in paired.index.get_level_values(0)
+    better, worse = paired.loc[("better", "model")], paired.loc[("worse", "model")]
+    assert better["n_pairs"] == worse["n_pairs"] == 10
+    assert better["psnr_diff_mean"] == pytest.approx(2.0, abs=0.5)
+    assert 0 < better["psnr_diff_ci_low"] < better["psnr_diff_mean"] < better["psnr_diff_ci_high"]
+    assert better["psnr_n_better"] == 10 and better["psnr_wilcoxon_p"] < 0.01
+    assert worse["psnr_diff_ci_high"] < 0 and worse["ssim_diff_mean"] < 0
+    assert worse["ssim_n_worse"] == 10
+    assert np.isnan(wilcoxon_p(np.zeros(5)))
+    assert paired_differences(metrics[metrics["method"] != "identity"], SETTINGS).empty
+
+
+BENCHMARK_TSV = (
+    "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    "71.2000\t0:01:11\t812.40\t2215.51\t790.02\t795.33\t12.50\t0.40\t97.50\t69.41\n"
+    "68.8000\t0:01:08\t820.00\t2215.51\t790.02\t795.33\t12.50\t0.40\t96.00\t66.59\n"
+)
+BENCHMARK_NA = (
+    "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    "0.4100\t0:00:00\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n"
+)
+
+
+def test_cost_tables_from_real_format_benchmarks(tmp_path, caplog):
+    bench = tmp_path / "benchmarks"
+    (bench / "train_singan" / "cfg1").mkdir(parents=True)
+    (bench / "train_singan" / "cfg1" / "SEQ-000001.tsv").write_text(BENCHMARK_TSV)
+    (bench / "evaluate" / "singan").mkdir(parents=True)
+    (bench / "evaluate" / "singan" / "SEQ-000001.tsv").write_text(BENCHMARK_NA)
+    (bench / "evaluate" / "singan" / "broken.tsv").write_text("")
+    with caplog.at_level(logging.WARNING):
+        cost, by_rule = read_benchmarks(bench)
+    assert "broken.tsv" in caplog.text
+    assert list(cost.columns) == list(COST_DTYPES)
+    train = cost[cost["rule"] == "train_singan"].iloc[0]
+    assert train["job"] == "cfg1/SEQ-000001" and train["repeats"] == 2
+    assert train["seconds"] == pytest.approx(70.0)  # mean over repeats
+    assert train["max_rss_mb"] == pytest.approx(820.0)  # max over repeats
+    assert train["cpu_seconds"] == pytest.approx(68.0)
+    ev = cost[cost["rule"] == "evaluate"].iloc[0]
+    assert ev["seconds"] == pytest.approx(0.41) and np.isnan(ev["max_rss_mb"])
+    r = by_rule.set_index("rule")
+    assert r.loc["train_singan", "jobs"] == 1 and r.loc["evaluate", "total_seconds"] == 0.41
+    with caplog.at_level(logging.WARNING):
+        empty, empty_by_rule = read_benchmarks(tmp_path / "absent")
+    assert empty.empty and list(empty.columns) == list(COST_DTYPES) and empty_by_rule.empty
+    assert "absent" in caplog.text
+
+
+def test_verdict_logic_both_ways_and_rounding():
+    assert rounding_interval(0.52) == pytest.approx((0.515, 0.525))
+    assert rounding_interval(15.3) == pytest.approx((15.25, 15.35))
+    assert verdict(15.3, 14.0, 16.0) == "inside"
+    assert verdict(15.3, 15.34, 16.0) == "inside"  # 15.3 may stand for 15.34
+    assert verdict(15.3, 16.0, 18.0) == "below"
+    assert verdict(15.3, 12.0, 15.2) == "above"
+    assert verdict(0.52, 0.524, 0.6) == "inside"
+    assert verdict(0.52, 0.53, 0.6) == "below"
+
+
+def test_paper_table_reports_consistency_and_absence():
+    empty = pd.DataFrame(columns=["rule"])
+    close = fake_metrics({"singan": (15.3, 0.52), "identity": (25.0, 0.8)})
+    text = paper_table(
+        summarize(close, SETTINGS), paired_differences(close, SETTINGS), empty, SETTINGS
+    )
+    assert text.index("## Resolution `model` (primary)") < text.index("## Resolution `full`")
+    assert "| reported (paper) | - | ~100 | 0.52 | 15.3 |" in text
+    assert "| reproduced (SinGAN G_0) | `singan` | 12 |" in text
+    assert text.count("**consistent with the paper**") == 4  # 2 metrics x 2 resolutions
+    assert "data_range=1" in text and "10000" not in text and "2000 resamples" in text
+    assert "above the reported value" in text  # the blurry input scores higher than the paper
+
+    far = fake_metrics({"singan": (22.0, 0.7)}, resolutions=("model",))
+    text = paper_table(
+        summarize(far, SETTINGS),
+        paired_differences(far, SETTINGS),
+        empty,
+        ReportSettings(n_boot=2000, resolution="full"),
+    )
+    assert text.index("## Resolution `full` (primary)") < text.index("## Resolution `model`")
+    assert "is below the reproduced 95% CI" in text and "**not reproduced**" in text
+    assert "| blurry input (identity) | `identity` | 0 | absent | absent |" in text
+    assert "cannot judge: method `singan` has no rows at this resolution" in text
+    assert "No paired data" in text and "No benchmark files found" in text
+
+
+def test_load_metrics_checks_inputs(tmp_path):
+    with pytest.raises(DeblurError, match=r"no metrics files .* found in .*empty"):
+        (tmp_path / "empty").mkdir()
+        load_metrics([tmp_path / "empty"])
+    with pytest.raises(DeblurError, match="metrics path not found"):
+        load_metrics([tmp_path / "nope"])
+    m = fake_metrics({"singan": (15.0, 0.5)}, n=3)
+    write_parquet(m, tmp_path / "m" / "a.parquet")
+    write_parquet(m.iloc[:1], tmp_path / "m" / "b.parquet")
+    with pytest.raises(DeblurError, match="duplicate metrics for method 'singan'"):
+        load_metrics([tmp_path / "m"])
+    (tmp_path / "m" / "b.parquet").unlink()
+    write_parquet(m.assign(method=None), tmp_path / "m2" / "c.parquet")
+    with pytest.raises(DeblurError, match="rows without method"):
+        load_metrics([tmp_path / "m2"])
+    # the output directory is never read back, hidden temporaries are skipped
+    write_parquet(m, tmp_path / "m" / "tables" / "metrics.parquet")
+    (tmp_path / "m" / ".x.parquet.tmp.parquet").write_bytes(b"partial")
+    loaded = load_metrics([tmp_path / "m"], exclude=tmp_path / "m" / "tables")
+    assert len(loaded) == len(m)
