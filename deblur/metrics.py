@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from deblur.eval_config import RESOLUTIONS
 from deblur.resize import capped_size, resize_array
-
-RESOLUTIONS = ("model", "full")
 
 SSIM_KWARGS = dict(
     data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_axis=-1

@@ -16,7 +16,6 @@ import math
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -29,49 +28,12 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from deblur.atomic import atomic_path  # noqa: E402
-from deblur.metrics import RESOLUTIONS  # noqa: E402
+from deblur.eval_config import RESOLUTIONS, PlotSettings  # noqa: E402, F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
 METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM"}
 REFERENCE_COLOR = "#c0392b"
-
-
-@dataclass(frozen=True)
-class PlotSettings:
-    """Figure options (defaults in one place).
-
-    Attributes
-    ----------
-    reported_psnr, reported_ssim : float or None
-        The paper's values drawn as reference lines (None: no line).
-    reproduced_method, baseline_method : str
-        Methods shown last / first; the examples are chosen along the reproduced method's PSNR.
-    resolution : str
-        Resolution whose scores label the example panels.
-    n_examples : int
-        Pairs (rows) in ``examples.png``.
-    example_size : int
-        Longer side (px) every example panel is resized to.
-    example_crop : float
-        If > 0, show a centred crop of this fraction of each full-resolution frame instead of
-        the whole frame (model-size outputs are upsampled first), so blur stays visible.
-    dpi : int
-        Resolution of the PNGs.
-    """
-
-    reported_psnr: float | None = 15.3
-    reported_ssim: float | None = 0.52
-    reproduced_method: str = "singan"
-    baseline_method: str = "identity"
-    resolution: str = "model"
-    n_examples: int = 4
-    example_size: int = 320
-    example_crop: float = 0.0
-    dpi: int = 150
-
-    def reported(self, metric: str) -> float | None:
-        return {"psnr": self.reported_psnr, "ssim": self.reported_ssim}[metric]
 
 
 def _theme() -> None:

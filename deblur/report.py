@@ -12,14 +12,14 @@ import math
 import os
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from deblur.errors import DeblurError
-from deblur.metrics import METRIC_CONVENTION, RESOLUTIONS
+from deblur.eval_config import RESOLUTIONS, ReportSettings  # noqa: F401 (re-exported)
+from deblur.metrics import METRIC_CONVENTION
 from deblur.tables import (
     BOOL,
     FLOAT,
@@ -35,49 +35,6 @@ log = logging.getLogger(__name__)
 
 METRICS = ("psnr", "ssim")
 METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM"}
-
-
-@dataclass(frozen=True)
-class ReportSettings:
-    """What the paper table compares; the defaults are the paper's numbers and our names.
-
-    Attributes
-    ----------
-    reported_psnr, reported_ssim : float
-        The paper's numbers (§4: "around 100" random GoPro test images).
-    reproduced_method : str
-        The metrics ``method`` compared with the paper (SinGAN G_0).
-    baseline_method : str
-        The method paired differences are taken against (the blurry input).
-    resolution : str
-        Resolution of the primary table and verdict (``model``: the paper's setting).
-    n_boot : int
-        Bootstrap resamples for every confidence interval.
-    seed : int
-        Seed of the bootstrap generator (the same resampling indices for every group of equal n).
-    confidence : float
-        Confidence level of the intervals.
-    """
-
-    reported_psnr: float = 15.3
-    reported_ssim: float = 0.52
-    reproduced_method: str = "singan"
-    baseline_method: str = "identity"
-    resolution: str = "model"
-    n_boot: int = 10_000
-    seed: int = 0
-    confidence: float = 0.95
-
-    def __post_init__(self):
-        if self.resolution not in RESOLUTIONS:
-            raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution!r}")
-        if self.n_boot < 1:
-            raise ValueError(f"n_boot must be >= 1, got {self.n_boot}")
-        if not 0 < self.confidence < 1:
-            raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
-
-    def reported(self, metric: str) -> float:
-        return {"psnr": self.reported_psnr, "ssim": self.reported_ssim}[metric]
 
 
 # per-method settings reported in the summary (when constant within a method x resolution)

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from deblur.report import ReportSettings
+    from deblur.eval_config import RESOLUTIONS, ReportSettings
 
     d = ReportSettings()
     parser.add_argument(
@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--resolution",
-        choices=("model", "full"),
+        choices=RESOLUTIONS,
         default=d.resolution,
         help="resolution of the primary table and verdict (default: %(default)s, the paper's)",
     )

@@ -21,7 +21,7 @@ HELP = "seaborn figures from the aggregated tables"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from deblur.plots import PlotSettings
+    from deblur.eval_config import RESOLUTIONS, PlotSettings
 
     d = PlotSettings()
     parser.add_argument(
@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--resolution",
-        choices=("model", "full"),
+        choices=RESOLUTIONS,
         default=d.resolution,
         help="resolution whose scores label the examples (default: %(default)s)",
     )

@@ -1,0 +1,92 @@
+"""Settings of the evaluation side (paper numbers, bootstrap, figures), in one light module.
+
+Kept free of heavy imports (pandas, torch, matplotlib) so the CLI can build its ``--help`` from
+these defaults quickly; :mod:`deblur.report` and :mod:`deblur.plots` re-export them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# metric resolutions, in table order (see deblur.metrics)
+RESOLUTIONS = ("model", "full")
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """What the paper table compares; the defaults are the paper's numbers and our names.
+
+    Attributes
+    ----------
+    reported_psnr, reported_ssim : float
+        The paper's numbers (§4: "around 100" random GoPro test images).
+    reproduced_method : str
+        The metrics ``method`` compared with the paper (SinGAN G_0).
+    baseline_method : str
+        The method paired differences are taken against (the blurry input).
+    resolution : str
+        Resolution of the primary table and verdict (``model``: the paper's setting).
+    n_boot : int
+        Bootstrap resamples for every confidence interval.
+    seed : int
+        Seed of the bootstrap generator (the same resampling indices for every group of equal n).
+    confidence : float
+        Confidence level of the intervals.
+    """
+
+    reported_psnr: float = 15.3
+    reported_ssim: float = 0.52
+    reproduced_method: str = "singan"
+    baseline_method: str = "identity"
+    resolution: str = "model"
+    n_boot: int = 10_000
+    seed: int = 0
+    confidence: float = 0.95
+
+    def __post_init__(self):
+        if self.resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution!r}")
+        if self.n_boot < 1:
+            raise ValueError(f"n_boot must be >= 1, got {self.n_boot}")
+        if not 0 < self.confidence < 1:
+            raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
+
+    def reported(self, metric: str) -> float:
+        return {"psnr": self.reported_psnr, "ssim": self.reported_ssim}[metric]
+
+
+@dataclass(frozen=True)
+class PlotSettings:
+    """Figure options (defaults in one place).
+
+    Attributes
+    ----------
+    reported_psnr, reported_ssim : float or None
+        The paper's values drawn as reference lines (None: no line).
+    reproduced_method, baseline_method : str
+        Methods shown last / first; the examples are chosen along the reproduced method's PSNR.
+    resolution : str
+        Resolution whose scores label the example panels.
+    n_examples : int
+        Pairs (rows) in ``examples.png``.
+    example_size : int
+        Longer side (px) every example panel is resized to.
+    example_crop : float
+        If > 0, show a centred crop of this fraction of each full-resolution frame instead of
+        the whole frame (model-size outputs are upsampled first), so blur stays visible.
+    dpi : int
+        Resolution of the PNGs.
+    """
+
+    reported_psnr: float | None = 15.3
+    reported_ssim: float | None = 0.52
+    reproduced_method: str = "singan"
+    baseline_method: str = "identity"
+    resolution: str = "model"
+    n_examples: int = 4
+    example_size: int = 320
+    example_crop: float = 0.0
+    dpi: int = 150
+
+    def reported(self, metric: str) -> float | None:
+        return {"psnr": self.reported_psnr, "ssim": self.reported_ssim}[metric]
