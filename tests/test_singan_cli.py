@@ -1,0 +1,113 @@
+"""`python -m deblur train` / `deblur`: they run, convert odd inputs, and fail in one line."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deblur.cli import main
+
+TINY_YAML = "niter: 2\nmin_size: 16\nmax_size: 40\nnfc: 8\nmax_nfc: 16\n"
+
+
+def save(path, array, mode=None):
+    Image.fromarray(array, mode=mode).save(path)
+    return path
+
+
+def pattern(h=30, w=40, channels=3):
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = (((xx // 5 + yy // 5) % 2) * 180 + 40).astype(np.uint8)
+    return (
+        base if channels == 1 else np.stack([base, base[::-1], base[:, ::-1], base][:channels], -1)
+    )
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = tmp_path / "singan.yaml"
+    path.write_text(TINY_YAML)
+    return path
+
+
+def run_cli(*args):
+    return main([str(a) for a in args])
+
+
+def test_train_then_deblur_with_gray_and_rgba_inputs(tmp_path, config, caplog):
+    caplog.set_level("INFO")
+    sharp = save(tmp_path / "gray.png", pattern(channels=1))  # grayscale: replicated to RGB
+    rc = run_cli("train", "--image", sharp, "--out", tmp_path / "m", "--config", config,
+                 "--device", "cpu", "--seed", 1, "--threads", 1)  # fmt: skip
+    assert rc == 0
+    assert "grayscale" in caplog.text and "scale 4/4 30x40" in caplog.text
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert meta["seed"] == 1 and meta["threads"] == 1 and meta["config"]["niter"] == 2
+    blurry = save(tmp_path / "rgba.png", pattern(60, 80, channels=4), mode="RGBA")
+    out = tmp_path / "out" / "deblurred.png"
+    rc = run_cli("deblur", "--model", tmp_path / "m", "--image", blurry, "--out", out,
+                 "--steps", 2, "--no-noise", "--device", "cpu", "--threads", 1)  # fmt: skip
+    assert rc == 0 and "alpha" in caplog.text
+    with Image.open(out) as im:
+        assert im.size == (40, 30) and im.mode == "RGB"  # the finest scale's size
+    out2 = tmp_path / "inject.png"
+    assert run_cli("deblur", "--model", tmp_path / "m", "--image", blurry, "--out", out2,
+                   "--mode", "inject", "--inject-scale", 1) == 0  # fmt: skip
+    assert out2.is_file()
+
+
+@pytest.mark.parametrize(
+    "setup, expected",
+    [
+        ("small", "image too small"),
+        ("garbage", "cannot read image"),
+        ("missing", "image not found"),
+        ("unknown_key", "unknown singan key(s) n_iter"),
+    ],
+)
+def test_train_errors_are_one_line(tmp_path, config, capsys, setup, expected):
+    image = save(tmp_path / "ok.png", pattern())
+    if setup == "small":
+        image = save(tmp_path / "small.png", pattern(12, 14))
+    elif setup == "garbage":
+        image = tmp_path / "garbage.png"
+        image.write_bytes(b"not a png at all")
+    elif setup == "missing":
+        image = tmp_path / "nope.png"
+    elif setup == "unknown_key":
+        config.write_text("n_iter: 3\n")
+    rc = run_cli("train", "--image", image, "--out", tmp_path / "m", "--config", config)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert err[-1].startswith("error: ") and expected in err[-1]
+    assert not (tmp_path / "m" / "model.json").exists()
+
+
+def test_deblur_refuses_an_unfinished_model(tmp_path, capsys):
+    blurry = save(tmp_path / "b.png", pattern())
+    (tmp_path / "m").mkdir()
+    rc = run_cli(
+        "deblur", "--model", tmp_path / "m", "--image", blurry, "--out", tmp_path / "o.png"
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and "not a finished model" in err[-1]
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_help_explains_the_options():
+    for command, options in [
+        (
+            "train",
+            ["--image", "--out", "--config", "--device", "--seed", "--threads", "--progress"],
+        ),
+        ("deblur", ["--model", "--steps", "--mode", "--inject-scale", "--no-noise", "--seed"]),
+    ]:
+        text = subprocess.run(
+            [sys.executable, "-m", "deblur", command, "--help"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        for option in options:
+            assert option in text
