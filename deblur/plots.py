@@ -96,6 +96,10 @@ def _reference_line(ax, value: float | None, metric: str) -> None:
     ax.legend(loc="best", fontsize=9, frameon=True, framealpha=0.9)
 
 
+def _n_pairs(n: int) -> str:
+    return f"n = {n} pair" + ("" if n == 1 else "s")
+
+
 def _rotate_ticks(ax, labels: Sequence[str]) -> None:
     if len(labels) > 3 or max((len(x) for x in labels), default=0) > 10:
         ax.tick_params(axis="x", labelrotation=25)
@@ -149,7 +153,7 @@ def plot_by_method(metrics: pd.DataFrame, metric: str, settings: PlotSettings):
         )
         _reference_line(ax, settings.reported(metric), metric)
         n = d["pair_id"].nunique()
-        ax.set_title(f"{resolution} resolution (n = {n} pairs)", fontsize=11)
+        ax.set_title(f"{resolution} resolution ({_n_pairs(n)})", fontsize=11)
         ax.set_xlabel("")
         ax.set_ylabel(METRIC_LABELS[metric])
         _rotate_ticks(ax, present)
@@ -205,7 +209,7 @@ def plot_psnr_vs_ssim(metrics: pd.DataFrame, settings: PlotSettings):
                 fontsize=9,
                 fontweight="bold",
             )
-        ax.set_title(f"{resolution} resolution (n = {d['pair_id'].nunique()} pairs)", fontsize=11)
+        ax.set_title(f"{resolution} resolution ({_n_pairs(d['pair_id'].nunique())})", fontsize=11)
         ax.set_xlabel(METRIC_LABELS["ssim"])
         ax.set_ylabel(METRIC_LABELS["psnr"])
     last = axes[0][-1]
@@ -336,14 +340,14 @@ def plot_examples(metrics: pd.DataFrame, settings: PlotSettings):
                 ax.set_title(columns[c], fontsize=10, fontweight="bold")
             if c == 0:
                 ax.set_ylabel(pair, fontsize=8.5)
-    view = (
-        f"centre crop {settings.example_crop:.0%} of the frame"
-        if settings.example_crop
-        else "whole frame"
+    view = f"centre crop {settings.example_crop:.0%}" if settings.example_crop else "whole frame"
+    chosen = (
+        f"pairs spread over {settings.reproduced_method} PSNR"
+        if settings.reproduced_method in set(d["method"])
+        else "first pairs by id"
     )
     fig.suptitle(
-        f"Examples ({view}); scores at {settings.resolution} resolution, "
-        f"pairs spread over {settings.reproduced_method} PSNR",
+        f"Examples ({view}); scores at {settings.resolution} resolution; {chosen}",
         fontsize=11.5,
         y=1.0,
     )
@@ -445,7 +449,7 @@ def plot_paired(metrics: pd.DataFrame, paired: pd.DataFrame, settings: PlotSetti
             ax.set_xticklabels(labels, fontsize=8.5)
             n = int(stats["n_pairs"].max()) if len(stats) else 0
             ax.set_title(
-                f"Δ{METRIC_LABELS[m]} vs {base}, {resolution} resolution (n = {n} pairs)",
+                f"Δ{METRIC_LABELS[m]} vs {base}, {resolution} resolution ({_n_pairs(n)})",
                 fontsize=10.5,
             )
             ax.set_xlabel("")

@@ -285,17 +285,17 @@ def paired_differences(metrics: pd.DataFrame, settings: ReportSettings) -> pd.Da
         row: dict[str, object] = dict(
             method=method, baseline_method=base_name, resolution=resolution, n_pairs=len(joined)
         )
+        diff = np.stack(
+            [(joined[m] - joined[f"{m}_base"]).to_numpy(np.float64) for m in METRICS], axis=1
+        )
+        low = high = np.full(len(METRICS), math.nan)
         if len(joined):
-            diff = np.stack([joined[m] - joined[f"{m}_base"] for m in METRICS], axis=1)
-            diff = diff.astype(np.float64)
-            low, high = percentile_ci(
-                bootstrap_means(diff, settings.n_boot, settings.seed), settings.confidence
-            )
+            boot = bootstrap_means(diff, settings.n_boot, settings.seed)
+            low, high = percentile_ci(boot, settings.confidence)
         for i, m in enumerate(METRICS):
-            d = diff[:, i] if len(joined) else np.array([])
+            d = diff[:, i]
             row[f"{m}_diff_mean"] = float(d.mean()) if len(d) else math.nan
-            row[f"{m}_diff_ci_low"] = float(low[i]) if len(d) else math.nan
-            row[f"{m}_diff_ci_high"] = float(high[i]) if len(d) else math.nan
+            row[f"{m}_diff_ci_low"], row[f"{m}_diff_ci_high"] = float(low[i]), float(high[i])
             row[f"{m}_wilcoxon_p"] = wilcoxon_p(d)
             row[f"{m}_n_better"] = int((d > 0).sum())
             row[f"{m}_n_worse"] = int((d < 0).sum())

@@ -326,3 +326,34 @@ def test_aggregate_and_plot_cli(pipeline_outputs, capsys):
     assert err.startswith("error: no metrics files") and str(root / "data") in err
     assert run_cli("plot", "--tables", root / "t2", "--out-dir", plots) == 2
     assert "run `python -m deblur aggregate` first" in capsys.readouterr().err
+
+
+def test_plot_cli_survives_a_single_method_and_missing_images(tmp_path):
+    from deblur.tables import metrics_frame, write_parquet
+
+    rows = [
+        dict(
+            pair_id="P0",
+            method="identity",
+            kind="identity",
+            resolution=res,
+            psnr=p,
+            ssim=s,
+            height=h,
+            width=w,
+            pred_path=str(tmp_path / "gone.png"),
+            sharp_path=str(tmp_path / "gone_sharp.png"),
+            blurry_path=None,
+        )
+        for res, p, s, h, w in (("model", 27.5, 0.89, 27, 48), ("full", 24.1, 0.72, 72, 128))
+    ]
+    write_parquet(metrics_frame(rows), tmp_path / "tables" / "metrics.parquet")
+    assert run_cli("plot", "--tables", tmp_path / "tables", "--out-dir", tmp_path / "plots") == 0
+    names = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert names == [
+        "examples.png",
+        "paired_vs_identity.png",
+        "psnr_by_method.png",
+        "psnr_vs_ssim.png",
+        "ssim_by_method.png",
+    ]
