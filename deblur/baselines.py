@@ -167,7 +167,9 @@ def estimate_motion_blur(
 
     Assumes spatially uniform, straight, constant-speed motion; real camera shake (GoPro) is
     neither, so on real data this is a first-order estimate and the deconvolution a baseline,
-    not a state-of-the-art method.
+    not a state-of-the-art method. Short blurs (about 5 px or less) leave a shallow dip that the
+    image's own structure can outrank, and a spurious longer blur is returned (``score`` is then
+    weak, around -0.02 instead of -0.04 to -0.09 for clear cases on 320x180 test images).
 
     Parameters
     ----------

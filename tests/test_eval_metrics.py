@@ -127,3 +127,23 @@ def test_shape_mismatch_and_bad_resolution():
         psnr(smooth_image(32, 32), smooth_image(32, 40))
     with pytest.raises(ValueError, match="resolution must be one of"):
         target_size((32, 32), "half", 32)
+
+
+@pytest.mark.shared
+def test_identity_on_real_gopro_pairs():
+    """The blurry input scores the published blurry-vs-sharp numbers of gopro_mini's README."""
+    from pathlib import Path
+
+    from deblur.data.imageio import read_rgb
+
+    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "gopro_mini" / "test"
+    if not root.is_dir():
+        pytest.skip(f"{root} is absent (real GoPro pairs live in ../shared, not in the repo)")
+    expected = {"flower": 25.11, "istanbul": 24.05}
+    for seq, full_psnr in expected.items():
+        blurry = read_rgb(root / seq / "blur" / "000001.png")
+        sharp = read_rgb(root / seq / "sharp" / "000001.png")
+        rows = {r["resolution"]: r for r in evaluate_images(blurry, sharp, max_size=250)}
+        assert round(rows["full"]["psnr"], 2) == full_psnr
+        assert (rows["model"]["height"], rows["model"]["width"]) == (141, 250)
+        assert rows["model"]["psnr"] > rows["full"]["psnr"]  # downsizing hides blur
