@@ -1,0 +1,91 @@
+"""Parse-time behaviour of the workflow: lint, dry runs, presets and config errors (no jobs run)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+from workflow_helpers import REPO, job_counts, make_workdir, snakemake
+
+from deblur.singan.config import SinGANConfig, load_config
+
+
+def fake_gopro_tree(root, sequences=3, frames=40, size=(16, 9)):
+    """A GOPRO_Large-shaped tree of tiny images: enough pairs for the paper's 100-pair sample."""
+    rng = np.random.default_rng(0)
+    for s in range(sequences):
+        for kind in ("blur", "blur_gamma", "sharp"):
+            d = root / "test" / f"GOPR{s:04d}_11_00" / kind
+            d.mkdir(parents=True)
+            for f in range(1, frames + 1):
+                px = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+                Image.fromarray(px).save(d / f"{f:06d}.png")
+    return root
+
+
+def test_lint_is_clean(tmp_path):
+    proc = snakemake(make_workdir(tmp_path), "--lint", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_default_dry_run_lists_every_job(tmp_path):
+    wd = make_workdir(tmp_path)
+    counts = job_counts(snakemake(wd, "-n", "--cores", "2").stdout)
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    n, n_methods = cfg["sample"]["n"], len(cfg["methods"])
+    n_singan = sum(m["kind"] == "singan" for m in cfg["methods"])
+    assert counts["synthesize_dataset"] == 1
+    assert counts["train_singan"] == n  # reference "same": one pyramid per pair
+    assert counts["deblur_singan"] == n * n_singan
+    assert counts["deblur_baseline"] == n * (n_methods - n_singan)
+    assert counts["evaluate"] == n * n_methods
+    assert counts["aggregate"] == counts["plot"] == 1
+
+
+def test_paper_preset_dry_run_has_100_trainings(tmp_path):
+    root = fake_gopro_tree(tmp_path / "GOPRO_Large")
+    (tmp_path / "wd").mkdir()
+    wd = make_workdir(tmp_path / "wd")
+    proc = snakemake(
+        wd,
+        "-n",
+        "--cores",
+        "all",
+        "--configfile",
+        str(REPO / "workflow/presets/paper.yaml"),
+        "--config",
+        f"dataset.root={root}",
+    )
+    counts = job_counts(proc.stdout)
+    assert counts["train_singan"] == 100
+    assert counts["deblur_singan"] == 100
+    assert counts["evaluate"] == 200
+    assert "synthesize_dataset" not in counts
+
+
+def test_paper_preset_uses_reference_singan_defaults():
+    preset = yaml.safe_load((REPO / "workflow/presets/paper.yaml").read_text())
+    assert load_config(preset["singan"]) == SinGANConfig()
+    assert preset["sample"]["n"] == 100
+    assert [m["reference"] for m in preset["methods"] if m["kind"] == "singan"] == ["same"]
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        (["sample.n=0"], "'n'"),
+        (["dataset.blur_dir=blurry"], "blur_dir"),
+        (["singan.nitre=10"], "nitre"),
+        (
+            ["dataset.kind=gopro", "dataset.root=/nonexistent/GOPRO_Large"],
+            "/nonexistent/GOPRO_Large",
+        ),
+        (["paper.method=nosuch"], "paper.method"),
+    ],
+)
+def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, override, expected):
+    proc = snakemake(make_workdir(tmp_path), "-n", "--config", *override, check=False)
+    assert proc.returncode != 0
+    assert expected in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
