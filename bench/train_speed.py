@@ -21,7 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from deblur.data.imageio import read_rgb
 from deblur.singan.checkpoint import ScaleCheckpoint, build_generator
 from deblur.singan.config import load_config
-from deblur.singan.device import resolve_device, set_threads
+from deblur.singan.device import flush_denormals, resolve_device, set_threads
 from deblur.singan.pyramid import build_pyramid, image_to_tensor, pyramid_sizes
 from deblur.singan.train import make_models, make_optimizers, prepare_scale, scale_seed, train_step
 
@@ -82,9 +82,14 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-
-    config = load_config(args.config)
     device = resolve_device(args.device)
+    with flush_denormals(device):  # as train() does
+        run(args, device)
+
+
+def run(args, device: torch.device) -> None:
+    """Time every scale and print the table."""
+    config = load_config(args.config)
     set_threads(args.threads)
     image = read_rgb(args.image)
     sizes, factor = pyramid_sizes(*image.shape[:2], config, name=args.image)

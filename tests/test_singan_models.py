@@ -97,3 +97,12 @@ def test_gradient_penalty_uses_the_per_pixel_norm_over_channels():
     gp = gradient_penalty(PixelLinear(w), real, fake, weight=0.1)
     # per pixel ||w||; a norm over the whole image would scale it by sqrt(20 * 30)
     assert gp.item() == pytest.approx(0.1 * (w.norm().item() - 1) ** 2, rel=1e-5)
+
+
+def test_denormals_are_flushed_only_inside_the_block():
+    from deblur.singan.device import flush_denormals
+
+    tiny = torch.tensor([1e-39])  # a float32 denormal
+    with flush_denormals(torch.device("cpu")):
+        flushed = (tiny * 1.0).item()
+    assert flushed == 0.0 and (tiny * 1.0).item() > 0.0

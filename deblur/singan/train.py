@@ -37,7 +37,7 @@ from deblur.singan.checkpoint import (
     write_train_log,
 )
 from deblur.singan.config import SinGANConfig, load_config
-from deblur.singan.device import resolve_device, set_threads
+from deblur.singan.device import flush_denormals, resolve_device, set_threads
 from deblur.singan.generate import draw_noise, draw_prev
 from deblur.singan.models import Discriminator, Generator
 from deblur.singan.pyramid import build_pyramid, image_to_tensor, pyramid_sizes
@@ -275,36 +275,37 @@ def train(
 
     reals = build_pyramid(image_to_tensor(image, device), sizes)
     generators = [build_generator(c, config, device) for c in done]
-    for scale in range(len(done), len(sizes)):
-        torch.manual_seed(scale_seed(seed, scale))
-        G, D = make_models(config, scale, device, done[-1] if done else None)
-        inputs = prepare_scale(
-            scale, reals, sizes, generators,
-            [c.noise_amp for c in done], [c.z_opt for c in done], config,
-        )  # fmt: skip
-        h, w = sizes[scale]
-        desc = f"scale {scale}/{len(sizes) - 1} {h}x{w}"
-        stats = train_scale(G, D, inputs, config, progress=progress, desc=desc)
-        ckpt = ScaleCheckpoint(
-            scale=scale,
-            size=[h, w],
-            channels=config.channels(scale),
-            noise_amp=inputs.noise_amp,
-            z_opt=inputs.z_opt.detach().clone().contiguous(),
-            generator=_detached(G.state_dict()),
-            critic=_detached(D.state_dict()),
-            stats=stats,
-            run=run,
-        )
-        save_scale(out_dir, ckpt)
-        done.append(ckpt)
-        write_train_log(out_dir, done)
-        generators.append(build_generator(ckpt, config, device))
-        log.info(
-            "%s: ch %d, noise_amp %.4g, errD %.4g, errG %.4g, rec %.4g, %.1f s",
-            desc, ckpt.channels, ckpt.noise_amp, stats["err_d"], stats["err_g"],
-            stats["rec_loss"], stats["seconds"],
-        )  # fmt: skip
+    with flush_denormals(device):
+        for scale in range(len(done), len(sizes)):
+            torch.manual_seed(scale_seed(seed, scale))
+            G, D = make_models(config, scale, device, done[-1] if done else None)
+            inputs = prepare_scale(
+                scale, reals, sizes, generators,
+                [c.noise_amp for c in done], [c.z_opt for c in done], config,
+            )  # fmt: skip
+            h, w = sizes[scale]
+            desc = f"scale {scale}/{len(sizes) - 1} {h}x{w}"
+            stats = train_scale(G, D, inputs, config, progress=progress, desc=desc)
+            ckpt = ScaleCheckpoint(
+                scale=scale,
+                size=[h, w],
+                channels=config.channels(scale),
+                noise_amp=inputs.noise_amp,
+                z_opt=inputs.z_opt.detach().clone().contiguous(),
+                generator=_detached(G.state_dict()),
+                critic=_detached(D.state_dict()),
+                stats=stats,
+                run=run,
+            )
+            save_scale(out_dir, ckpt)
+            done.append(ckpt)
+            write_train_log(out_dir, done)
+            generators.append(build_generator(ckpt, config, device))
+            log.info(
+                "%s: ch %d, noise_amp %.4g, errD %.4g, errG %.4g, rec %.4g, %.1f s",
+                desc, ckpt.channels, ckpt.noise_amp, stats["err_d"], stats["err_g"],
+                stats["rec_loss"], stats["seconds"],
+            )  # fmt: skip
 
     write_model_json(
         out_dir,
@@ -314,6 +315,7 @@ def train(
             seed=seed,
             device=str(device),
             threads=torch.get_num_threads(),
+            flush_denormals=device.type == "cpu",
             torch_version=torch.__version__,
             package_version=deblur.__version__,
             train_seconds=sum(c.stats["seconds"] for c in done),
