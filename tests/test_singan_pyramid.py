@@ -1,11 +1,13 @@
 """Scale count and sizes of the pyramid (reference adjust_scales2image / creat_reals_pyramid)."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from deblur.data.imageio import read_rgb
 from deblur.errors import DeblurError
 from deblur.resize import resize_tensor
 from deblur.singan.config import SinGANConfig
@@ -62,3 +64,22 @@ def test_build_pyramid_resizes_from_the_capped_image_in_torch():
     capped = resize_tensor(x, sizes[-1])
     assert torch.equal(reals[-1], capped)
     assert torch.equal(reals[0], resize_tensor(capped, sizes[0]))
+
+
+SHARED_SHARP = (
+    Path(__file__).resolve().parents[1].parent
+    / "shared/data/gopro_mini/test/flower/sharp/000001.png"
+)
+
+
+@pytest.mark.shared
+def test_real_gopro_frame_pyramid():
+    if not SHARED_SHARP.is_file():
+        pytest.skip(f"{SHARED_SHARP} not found (../shared/data is only on the dev machine)")
+    img = read_rgb(SHARED_SHARP)
+    assert img.shape == (720, 1280, 3)
+    sizes, _ = pyramid_sizes(*img.shape[:2], SinGANConfig(), name=str(SHARED_SHARP))
+    reals = build_pyramid(image_to_tensor(img), sizes)
+    assert [tuple(r.shape[-2:]) for r in reals] == sizes and len(reals) == 8
+    # the finest level is the frame at 250x141: its mean colour is kept
+    assert reals[-1].mean().item() == pytest.approx(image_to_tensor(img).mean().item(), abs=0.01)

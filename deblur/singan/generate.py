@@ -57,6 +57,9 @@ def draw_prev(
     generators, noise_amps : the trained coarser scales (``noise_amps`` as floats).
     sizes : sizes of all scales (at least ``s + 1`` of them), coarsest first.
     mode : ``"rand"`` (fresh noise at every scale) or ``"rec"`` (the fixed ``z_opts``).
+
+    Each output is resized straight to the next scale's size; the reference upsamples by
+    ``1 / r`` (rounding up) and crops the extra row/column, a sub-pixel difference.
     """
     if mode not in ("rand", "rec"):
         raise ValueError(f"mode must be 'rand' or 'rec', got {mode!r}")
