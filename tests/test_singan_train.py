@@ -156,6 +156,7 @@ def test_resume_after_a_kill_gives_the_same_weights(trained, image, tmp_path):
     fit(image, killed)
     assert scale_path(killed, 0).stat().st_mtime_ns == before  # finished scales kept
     assert_same_weights(trained, killed)
+    assert not list(killed.glob(".*tmp*"))  # the killed run's temp file is cleaned up
     assert json.loads((killed / "model.json").read_text())["num_scales"] == 5
     assert len((killed / "train_log.tsv").read_text().splitlines()) == 6
 

@@ -26,6 +26,7 @@ from deblur.data.imageio import read_rgb
 from deblur.errors import DeblurError
 from deblur.singan.checkpoint import (
     MODEL_JSON,
+    TRAIN_LOG,
     ScaleCheckpoint,
     build_generator,
     file_sha256,
@@ -259,7 +260,12 @@ def train(
         image_sha256=file_sha256(image_path),
     )
 
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DeblurError(f"--out {out_dir} is a file; give a directory for the model")
     out_dir.mkdir(parents=True, exist_ok=True)
+    for pattern in (".scale_*.tmp.*", f".{TRAIN_LOG}.tmp.*", f".{MODEL_JSON}.tmp.*"):
+        for stale in out_dir.glob(pattern):  # half-written by a killed run
+            stale.unlink()
     if (out_dir / MODEL_JSON).is_file():
         problem = run_mismatch(read_model_json(out_dir), run)
         if problem:
