@@ -3,6 +3,8 @@ mismatched directories, and G_0 deblurring runs as DESIGN §4 says."""
 
 import json
 import shutil
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -159,6 +161,27 @@ def test_resume_after_a_kill_gives_the_same_weights(trained, image, tmp_path):
     assert not list(killed.glob(".*tmp*"))  # the killed run's temp file is cleaned up
     assert json.loads((killed / "model.json").read_text())["num_scales"] == 5
     assert len((killed / "train_log.tsv").read_text().splitlines()) == 6
+
+
+def test_killed_cli_run_resumes_to_the_same_weights(trained, image, tmp_path):
+    """A real SIGKILL mid-training: no finished marker, and re-running completes it exactly."""
+    config = tmp_path / "tiny.yaml"
+    config.write_text("".join(f"{k}: {v}\n" for k, v in {**TINY, "niter": NITER}.items()))
+    out = tmp_path / "cli"
+    cmd = [sys.executable, "-m", "deblur", "-q", "train", "--image", str(image), "--out", str(out),
+           "--config", str(config), "--device", "cpu", "--threads", "1"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not scale_path(out, 2).exists() and proc.poll() is None:
+        assert time.monotonic() < deadline, "training did not reach scale 2"
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    if (out / "model.json").exists():
+        pytest.skip("training finished before it could be killed (machine too fast)")
+    assert not scale_path(out, 4).exists()
+    subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
+    assert_same_weights(trained, out)
 
 
 def test_different_config_seed_or_image_is_refused(trained, image, tmp_path):

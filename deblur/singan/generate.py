@@ -134,7 +134,8 @@ def deblur_image(
     device = model.device
     rng = torch.Generator(device=device).manual_seed(seed)
     sizes = model.sizes
-    x = image_to_tensor(resize_array(blurry.astype(np.float32), sizes[-1]), device)
+    blurry = np.clip(blurry, 0.0, 1.0).astype(np.float32)
+    x = image_to_tensor(resize_array(blurry, sizes[-1]), device)
 
     def run(scale: int, x: torch.Tensor) -> torch.Tensor:
         amp = model.noise_amps[scale] if noise else 0.0
