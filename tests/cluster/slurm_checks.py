@@ -1,0 +1,192 @@
+"""Checks of the SLURM cluster test (tests/cluster/slurm_pipeline_test.sh).
+
+    python slurm_checks.py jobs PLAN SQUEUE JOBCOMP [--failed RULE ...]
+        every job of the dry-run PLAN ran as a SLURM job (squeue records, cross-checked with
+        slurmctld's job completion log), COMPLETED, in the right partition, with a GPU exactly
+        when the profile asks for one; the rules named by --failed also have FAILED jobs
+    python slurm_checks.py compare SLURM_WORKDIR LOCAL_WORKDIR
+        the SLURM run's results equal the local run's (CPU, same seeds, same threads)
+    python slurm_checks.py reference PLAN
+        the input image of one train_singan job of PLAN (the image the test corrupts)
+
+Each command prints what it checked and exits non-zero with a one-line reason on a mismatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+TESTS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TESTS))
+from workflow_helpers import job_counts  # noqa: E402
+
+# what workflow/profiles/slurm asks for: rule -> (partition, GPUs per job)
+GPU_RULES = {"train_singan": ("gpu", 1)}
+CPU_PARTITION = "cpu"
+# "all" only collects targets (Snakemake runs it in the main process); "total" ends the table
+NOT_SUBMITTED = {"all", "total"}
+
+# metrics.parquet columns that legitimately differ between two runs: wall-clock timings
+TIMING_COLUMN = re.compile(r"seconds")
+TABLES = ("metrics.parquet", "summary.parquet", "paired.parquet")
+
+
+class CheckError(Exception):
+    pass
+
+
+def read_squeue(path: Path) -> pd.DataFrame:
+    """``squeue -h -t all -o '%i|%k|%T|%P'`` plus ``-O tres-per-job`` joined as JOBID|...|TRES."""
+    rows = []
+    for line in path.read_text().splitlines():
+        job_id, comment, state, partition, tres = (f.strip() for f in line.split("|"))
+        match = re.fullmatch(r"rule_(\w+?)(?:_wildcards_(.*))?", comment)
+        if not match:
+            raise CheckError(f"SLURM job {job_id} has comment {comment!r}: not a Snakemake job")
+        rows.append(
+            dict(
+                job_id=job_id,
+                rule=match[1],
+                wildcards=match[2] or "",
+                state=state,
+                partition=partition,
+                gpus=int(m[1]) if (m := re.search(r"gpu:(\d+)", tres)) else 0,
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def read_jobcomp(path: Path) -> dict[str, str]:
+    """Job id -> final state from slurmctld's jobcomp/filetxt log."""
+    states = {}
+    for line in path.read_text().splitlines():
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        states[fields["JobId"]] = fields["JobState"]
+    return states
+
+
+def check_jobs(plan: Path, squeue: Path, jobcomp: Path, failed: list[str]) -> None:
+    expected = {r: n for r, n in job_counts(plan.read_text()).items() if r not in NOT_SUBMITTED}
+    if not expected:
+        raise CheckError(f"{plan} has no job stats table: not a Snakemake dry run")
+    jobs = read_squeue(squeue)
+    completed = jobs[jobs["state"] == "COMPLETED"]
+    got = Counter(completed["rule"])
+    if dict(got) != expected:
+        raise CheckError(f"COMPLETED SLURM jobs per rule {dict(got)} != planned {expected}")
+    dup = completed[completed.duplicated(["rule", "wildcards"])]
+    if len(dup):
+        redone = (dup["rule"] + " " + dup["wildcards"]).tolist()
+        raise CheckError(f"jobs completed twice (finished work redone): {redone}")
+    other = jobs[~jobs["state"].isin(["COMPLETED", "FAILED"])]
+    if len(other):
+        raise CheckError(f"SLURM jobs neither completed nor failed: {other.to_dict('records')}")
+    for rule in failed:
+        if not (jobs[(jobs["rule"] == rule)]["state"] == "FAILED").any():
+            raise CheckError(f"no FAILED SLURM job of rule {rule}")
+    unexpected = set(jobs[jobs["state"] == "FAILED"]["rule"]) - set(failed)
+    if unexpected:
+        raise CheckError(f"unexpected FAILED jobs of rules {sorted(unexpected)}")
+    for row in jobs.itertuples():
+        want = GPU_RULES.get(row.rule, (CPU_PARTITION, 0))
+        if (row.partition, row.gpus) != want:
+            raise CheckError(
+                f"SLURM job {row.job_id} ({row.rule}) ran in partition {row.partition} with "
+                f"{row.gpus} GPU(s); the profile asks for {want[0]} with {want[1]}"
+            )
+    comp = read_jobcomp(jobcomp)
+    for row in jobs.itertuples():
+        if comp.get(row.job_id) != row.state:
+            raise CheckError(
+                f"job completion log says {comp.get(row.job_id)} for job {row.job_id}, "
+                f"squeue says {row.state}"
+            )
+    print(
+        f"SLURM jobs: {len(jobs)} ({len(completed)} COMPLETED: "
+        + ", ".join(f"{r} {n}" for r, n in sorted(got.items()))
+        + f"; {len(jobs) - len(completed)} FAILED as injected), partitions and GPUs as the "
+        "profile asks, all in slurmctld's completion log"
+    )
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise CheckError(f"missing {path}")
+    return pd.read_parquet(path)
+
+
+def compare(slurm: Path, local: Path) -> None:
+    for name in TABLES:
+        a = read_table(slurm / "results/tables" / name)
+        b = read_table(local / "results/tables" / name)
+        timing = sorted(c for c in a.columns if TIMING_COLUMN.search(c))
+        if list(a.columns) != list(b.columns):
+            raise CheckError(f"{name}: columns differ: {list(a.columns)} vs {list(b.columns)}")
+        if len(a) == 0 or len(a) != len(b):
+            raise CheckError(f"{name}: {len(a)} rows from SLURM, {len(b)} locally")
+        a, b = a.drop(columns=timing), b.drop(columns=timing)
+        try:
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
+        except AssertionError as exc:
+            raise CheckError(f"{name} differs between the SLURM and the local run: {exc}") from exc
+        print(f"{name}: {len(a)} rows identical (ignoring timing columns {timing})")
+    images = sorted(p.relative_to(slurm) for p in (slurm / "results/deblurred").rglob("*.png"))
+    if not images:
+        raise CheckError("no deblurred images in the SLURM run")
+    for rel in images:
+        if digest(slurm / rel) != digest(local / rel):
+            raise CheckError(f"{rel} differs between the SLURM and the local run")
+    print(f"deblurred images: {len(images)} byte-identical")
+
+
+def digest(path: Path) -> str:
+    if not path.is_file():
+        raise CheckError(f"missing {path}")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def training_input(plan: Path) -> str:
+    """The input image of the first train_singan job in a dry run's output."""
+    blocks = re.split(r"\n(?=\S*rule \w+:)", plan.read_text())
+    for block in blocks:
+        if re.match(r"\S*rule train_singan:", block.strip()):
+            return re.search(r"^\s+input: (\S+)$", block, flags=re.M)[1]
+    raise CheckError(f"no train_singan job in {plan}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("jobs", help="every planned job ran as a SLURM job")
+    p.add_argument("plan", type=Path, help="output of the dry run (snakemake -n)")
+    p.add_argument("squeue", type=Path, help="JOBID|COMMENT|STATE|PARTITION|TRES_PER_JOB lines")
+    p.add_argument("jobcomp", type=Path, help="slurmctld's jobcomp/filetxt log")
+    p.add_argument("--failed", nargs="*", default=[], help="rules with injected failures")
+    p = sub.add_parser("compare", help="SLURM results equal local results")
+    p.add_argument("slurm", type=Path)
+    p.add_argument("local", type=Path)
+    p = sub.add_parser("reference", help="input image of a train_singan job")
+    p.add_argument("plan", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "jobs":
+            check_jobs(args.plan, args.squeue, args.jobcomp, args.failed)
+        elif args.command == "compare":
+            compare(args.slurm, args.local)
+        else:
+            print(training_input(args.plan))
+    except CheckError as exc:
+        print(f"check failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
