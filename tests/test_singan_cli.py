@@ -111,3 +111,20 @@ def test_help_explains_the_options():
         ).stdout  # fmt: skip
         for option in options:
             assert option in text
+
+
+def test_set_overrides_config_and_names_bad_keys(tmp_path, config, capsys):
+    sharp = save(tmp_path / "s.png", pattern())
+    rc = run_cli("train", "--image", sharp, "--out", tmp_path / "m", "--config", config,
+                 "--set", "niter=1", "--set", "lr_g=5e-4", "--set", "fixed_z_opt=False",
+                 "--device", "cpu", "--threads", 1)  # fmt: skip
+    assert rc == 0
+    cfg = json.loads((tmp_path / "m" / "model.json").read_text())["config"]
+    assert cfg["niter"] == 1 and cfg["lr_g"] == 5e-4 and cfg["fixed_z_opt"] is False
+    assert cfg["max_size"] == 40  # from --config
+    rc = run_cli("train", "--image", sharp, "--out", tmp_path / "m2", "--set", "nitre=3")
+    assert rc == 2 and "--set: unknown singan key(s) nitre" in capsys.readouterr().err
+    rc = run_cli("train", "--image", sharp, "--out", tmp_path / "m2", "--set", "niter")
+    assert rc == 2 and "KEY=VALUE" in capsys.readouterr().err
+    rc = run_cli("train", "--image", sharp, "--out", tmp_path / "m2", "--device", "cuda:x")
+    assert rc == 2 and "unknown device" in capsys.readouterr().err

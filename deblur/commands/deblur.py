@@ -38,8 +38,8 @@ def add_arguments(parser):
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise (default: 0)")
     parser.add_argument(
-        "--device", default="auto", choices=("auto", "cpu", "cuda"),
-        help="where to run; auto = CUDA if available (default: auto)",
+        "--device", default="auto", metavar="DEVICE",
+        help="auto | cpu | cuda | cuda:N; auto = CUDA if available (default: auto)",
     )  # fmt: skip
     parser.add_argument(
         "--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)"

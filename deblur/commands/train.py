@@ -6,6 +6,7 @@ at the first unfinished scale; a directory written with another config, seed or 
 
 Example:
   python -m deblur train --image sharp.png --out models/pair1 --config singan.yaml --seed 0
+  python -m deblur train --image sharp.png --out models/quick --set niter=200 --set max_size=128
 """
 
 from __future__ import annotations
@@ -27,8 +28,13 @@ def add_arguments(parser):
         "or a pipeline config with a 'singan:' section; omitted keys take the reference defaults",
     )
     parser.add_argument(
-        "--device", default="auto", choices=("auto", "cpu", "cuda"),
-        help="where to train; auto = CUDA if available (default: auto)",
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override one SinGAN setting (repeatable), applied on top of --config, "
+        "e.g. --set niter=500 --set max_size=128",
+    )  # fmt: skip
+    parser.add_argument(
+        "--device", default="auto", metavar="DEVICE",
+        help="auto | cpu | cuda | cuda:N; auto = CUDA if available (default: auto)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument(
@@ -42,11 +48,16 @@ def add_arguments(parser):
 
 
 def run(args):
+    from deblur.singan.config import load_config, parse_overrides
     from deblur.singan.train import train
 
+    config = load_config(args.config)
+    if args.set:
+        overrides = parse_overrides(args.set)
+        config = load_config({**config.to_dict(), **overrides}, origin="--set")
     progress = args.progress or sys.stderr.isatty()
     train(
-        args.image, args.out, config=args.config, device=args.device, seed=args.seed,
+        args.image, args.out, config=config, device=args.device, seed=args.seed,
         threads=args.threads, progress=progress,
     )  # fmt: skip
     return 0

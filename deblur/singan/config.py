@@ -176,6 +176,7 @@ def _checked(key: str, value, origin: str):
 
 def load_config(
     source: SinGANConfig | Mapping | str | os.PathLike | None = None,
+    origin: str | None = None,
 ) -> SinGANConfig:
     """Build a :class:`SinGANConfig`, filling omitted keys with the reference defaults.
 
@@ -185,6 +186,8 @@ def load_config(
         ``None`` gives the defaults. A mapping holds flat keys; if it has a ``singan`` mapping
         (a whole pipeline config), that section is used. A path names a YAML file holding
         either.
+    origin : str, optional
+        Where the settings come from, for error messages (default: the path, or "config").
 
     Raises
     ------
@@ -196,10 +199,10 @@ def load_config(
         return SinGANConfig()
     if isinstance(source, SinGANConfig):
         return source
-    origin = "config"
     if isinstance(source, (str, os.PathLike)):
-        origin = str(source)
+        origin = origin or str(source)
         source = _read_yaml(Path(source))
+    origin = origin or "config"
     if not isinstance(source, Mapping):
         raise DeblurError(f"{origin}: expected a mapping of singan settings, got {source!r}")
     if isinstance(source.get("singan"), Mapping):
@@ -215,6 +218,31 @@ def load_config(
         return SinGANConfig(**values)
     except DeblurError as exc:
         raise DeblurError(f"{origin}: {exc}") from None
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``["niter=20", "lr_g=5e-4"]`` (``--set KEY=VALUE``) -> a dict of YAML-parsed values.
+
+    Unlike in a YAML file, a number written without a dot (``5e-4``) is read as a number.
+    """
+    import yaml
+
+    values = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise DeblurError(f"--set {item!r}: expected KEY=VALUE, e.g. --set niter=500")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        values[key.strip()] = value
+    return values
 
 
 def _read_yaml(path: Path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Iterator
 
 import torch
@@ -12,24 +13,27 @@ from deblur.errors import DeblurError
 
 log = logging.getLogger(__name__)
 
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda", "cuda:N")
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU is an error."""
+    """``"auto"`` -> CUDA when available, else CPU; ``"cuda[:N]"`` without that GPU is an error."""
     if isinstance(name, torch.device):
         return name
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise DeblurError(
-                f"device {name!r} requested but CUDA is not available; use --device cpu or auto"
-            )
-        return torch.device(name)
     if name == "cpu":
         return torch.device("cpu")
-    raise DeblurError(f"unknown device {name!r}; use one of {', '.join(DEVICES)}")
+    match = re.fullmatch(r"cuda(?::(\d+))?", name)
+    if not match:
+        raise DeblurError(f"unknown device {name!r}; use one of {', '.join(DEVICES)}")
+    index = int(match.group(1) or 0)
+    if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+        raise DeblurError(
+            f"device {name!r} requested but that CUDA device is not available "
+            f"({torch.cuda.device_count()} found); use --device cpu or auto"
+        )
+    return torch.device(name)
 
 
 def set_threads(threads: int | None) -> None:
