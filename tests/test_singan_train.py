@@ -2,6 +2,7 @@
 mismatched directories, and G_0 deblurring runs as DESIGN §4 says."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from filelock import FileLock
 from PIL import Image
 
 import deblur
@@ -47,15 +49,32 @@ def fit(image, out, niter=NITER, seed=0, **overrides):
 
 
 @pytest.fixture(scope="module")
-def image(tmp_path_factory):
-    path = tmp_path_factory.mktemp("img") / "sharp.png"
-    Image.fromarray((structured_image() * 255 + 0.5).astype(np.uint8)).save(path)
+def shared_dir(tmp_path_factory):
+    """A directory all pytest-xdist workers of this session share (each would train otherwise)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # base is this session's popen-gwN
+        base = base.parent
+    root = base / "singan_shared"
+    root.mkdir(exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def image(shared_dir):
+    path = shared_dir / "sharp.png"
+    with FileLock(f"{path}.lock"):
+        if not path.is_file():
+            Image.fromarray((structured_image() * 255 + 0.5).astype(np.uint8)).save(path)
     return path
 
 
 @pytest.fixture(scope="module")
-def trained(image, tmp_path_factory):
-    return fit(image, tmp_path_factory.mktemp("models") / "m")
+def trained(image, shared_dir):
+    """The tiny model every test reads (tests that change a model work on a copy)."""
+    out = shared_dir / "model"
+    with FileLock(f"{out}.lock"):
+        fit(image, out)  # the second worker finds it finished and returns at once
+    return out
 
 
 def scale_tensors(model_dir):
