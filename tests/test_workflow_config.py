@@ -55,7 +55,7 @@ def test_paper_preset_dry_run_has_100_trainings(tmp_path):
         "--configfile",
         str(REPO / "workflow/presets/paper.yaml"),
         "--config",
-        f"dataset.root={root}",
+        f"dataset={{root: {root}}}",
     )
     counts = job_counts(proc.stdout)
     assert counts["train_singan"] == 100
@@ -74,14 +74,14 @@ def test_paper_preset_uses_reference_singan_defaults():
 @pytest.mark.parametrize(
     "override, expected",
     [
-        (["sample.n=0"], "'n'"),
-        (["dataset.blur_dir=blurry"], "blur_dir"),
-        (["singan.nitre=10"], "nitre"),
+        (["sample={n: 0}"], "'n'"),
+        (["dataset={blur_dir: blurry}"], "blur_dir"),
+        (["singan={nitre: 10}"], "nitre"),
         (
-            ["dataset.kind=gopro", "dataset.root=/nonexistent/GOPRO_Large"],
+            ["dataset={kind: gopro, root: /nonexistent/GOPRO_Large}"],
             "/nonexistent/GOPRO_Large",
         ),
-        (["paper.method=nosuch"], "paper.method"),
+        (["paper={method: nosuch}"], "paper.method"),
     ],
 )
 def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, override, expected):

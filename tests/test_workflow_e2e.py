@@ -85,9 +85,8 @@ def test_pipeline_on_real_gopro_pairs(tmp_path):
         "--configfile",
         "tiny.yaml",
         "--config",
-        "dataset.kind=gopro",
-        f"dataset.root={root}",
-        "sample.n=2",
+        f"dataset={{kind: gopro, root: {root}}}",
+        "sample={n: 2}",
     )
     metrics = check_outputs(wd, n_pairs=2)
     check_identity_rows(wd, metrics, max_size=40)

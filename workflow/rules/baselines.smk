@@ -10,9 +10,11 @@ rule deblur_baseline:
         "logs/deblur_baseline/{baseline_method}/{pair}.log",
     benchmark:
         "results/benchmarks/deblur_baseline/{baseline_method}/{pair}.tsv"
+    conda:
+        SOFTWARE
     params:
         kind=lambda wildcards: METHODS[wildcards.baseline_method]["kind"],
         flags=get_baseline_flags,
     shell:
-        "{DEBLUR} baseline --kind {params.kind} --image {input.blurry} --out {output}"
+        "python -m deblur baseline --kind {params.kind} --image {input.blurry} --out {output}"
         " {params.flags} > {log} 2>&1"

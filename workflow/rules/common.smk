@@ -2,10 +2,13 @@
 # which SinGAN pyramids are needed. Everything here is decided before any job runs, so
 # `snakemake -n` lists every job (and a cluster knows the job count).
 import json
+import os
 import sys
 from pathlib import Path
 
+import yaml
 from snakemake.exceptions import WorkflowError
+from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 from deblur import __version__ as DEBLUR_VERSION
@@ -13,10 +16,45 @@ from deblur.data import gopro, synthetic
 from deblur.errors import DeblurError
 from deblur.singan.config import load_config
 
-validate(config, "../schemas/config.schema.yaml")
+SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 
-# the interpreter running Snakemake has the package: call its CLI with it, so an inactive venv works
-DEBLUR = f"{sys.executable} -m deblur"
+
+def _coerce_cli_strings(value, schema):
+    """Snakemake reads nested ``--config key='{a: 1}'`` values with YAML's BaseLoader, so they
+    arrive as strings; convert those the schema wants as numbers or booleans."""
+    import yaml
+
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        return {k: _coerce_cli_strings(v, props.get(k, {})) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_coerce_cli_strings(v, schema.get("items", {})) for v in value]
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if isinstance(value, str) and "string" not in types:
+        if {"integer", "number", "boolean", "null"} & set(types):
+            return yaml.safe_load(value)
+    return value
+
+
+config.update(_coerce_cli_strings(config, yaml.safe_load(SCHEMA.read_text())))
+validate(config, str(SCHEMA))
+
+# Rules call `python -m deblur ...`. Put the interpreter running Snakemake first on PATH so that
+# `python` has the package even when its venv is not activated (jobs inherit the environment, and
+# cluster jobs re-run this file). Under --sdm conda the rule's env comes first instead and finds
+# the package of this checkout through PYTHONPATH.
+_env = os.environ
+_env.update(
+    PATH=os.pathsep.join([str(Path(sys.executable).parent), _env.get("PATH", "")])
+)
+if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+    _env.update(
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [workflow.basedir, _env.get("PYTHONPATH")])
+        )
+    )
+SOFTWARE = "../envs/deblur.yaml"
 
 
 def _fail(message):

@@ -9,12 +9,14 @@ if DATASET["kind"] == "synthetic":
             [str(p.sharp) for p in ALL_PAIRS],
         log:
             "logs/synthesize_dataset/synthesize_dataset.log",
+        conda:
+            SOFTWARE
         params:
-            root=DATASET["root"],
+            root=lambda wildcards: DATASET["root"],
             syn=DATASET["synthetic"],
             split=DATASET["split"],
         shell:
-            "{DEBLUR} synth --out {params.root} --split {params.split}"
+            "python -m deblur synth --out {params.root} --split {params.split}"
             " --sequences {params.syn[sequences]} --frames {params.syn[frames]}"
             " --size {params.syn[size]} --seed {params.syn[seed]} > {log} 2>&1"
 
@@ -27,13 +29,15 @@ rule sample_pairs:
         "results/sample/pairs.tsv",
     log:
         "logs/sample_pairs/sample_pairs.log",
+    conda:
+        SOFTWARE
     params:
-        root=DATASET["root"],
+        root=lambda wildcards: DATASET["root"],
         split=DATASET["split"],
         blur_dir=DATASET["blur_dir"],
         sample=config["sample"],
         fewer="--allow-fewer" if config["sample"]["allow_fewer"] else "",
     shell:
-        "{DEBLUR} sample --root {params.root} --split {params.split}"
+        "python -m deblur sample --root {params.root} --split {params.split}"
         " --blur-dir {params.blur_dir} --n {params.sample[n]} --seed {params.sample[seed]}"
         " --strategy {params.sample[strategy]} {params.fewer} --out {output} > {log} 2>&1"

@@ -10,6 +10,8 @@ rule evaluate:
         "logs/evaluate/{method}/{pair}.log",
     benchmark:
         "results/benchmarks/evaluate/{method}/{pair}.tsv"
+    conda:
+        SOFTWARE
     params:
         meta=get_eval_meta,
         model=lambda wildcards, input: (
@@ -17,7 +19,7 @@ rule evaluate:
         ),
         max_size=SINGAN.max_size,
     shell:
-        "{DEBLUR} evaluate --pred {input.pred} --sharp {input.sharp} --max-size {params.max_size}"
+        "python -m deblur evaluate --pred {input.pred} --sharp {input.sharp} --max-size {params.max_size}"
         " {params.model} --meta {params.meta:q} --out {output} > {log} 2>&1"
 
 
@@ -41,11 +43,13 @@ rule aggregate:
         ),
     log:
         "logs/aggregate/aggregate.log",
+    conda:
+        SOFTWARE
     params:
         evaluate=config["evaluate"],
         paper=config["paper"],
     shell:
-        "{DEBLUR} aggregate --metrics {input.metrics} --benchmarks results/benchmarks"
+        "python -m deblur aggregate --metrics {input.metrics} --benchmarks results/benchmarks"
         " --out-dir results/tables --reported-psnr {params.paper[psnr]}"
         " --reported-ssim {params.paper[ssim]} --reproduced-method {params.paper[method]}"
         " --baseline-method {params.paper[baseline]}"
@@ -79,9 +83,11 @@ rule plot:
         ),
     log:
         "logs/plot/plot.log",
+    conda:
+        SOFTWARE
     params:
         paper=config["paper"],
     shell:
-        "{DEBLUR} plot --tables results/tables --out-dir results/plots"
+        "python -m deblur plot --tables results/tables --out-dir results/plots"
         " --reported-psnr {params.paper[psnr]} --reported-ssim {params.paper[ssim]}"
         " > {log} 2>&1"

@@ -10,6 +10,8 @@ rule train_singan:
         "logs/train_singan/{cfg}/{ref}.log",
     benchmark:
         "results/benchmarks/train_singan/{cfg}/{ref}.tsv"
+    conda:
+        SOFTWARE
     threads: config["train"]["threads"]
     resources:
         **job_resources("train"),
@@ -19,7 +21,7 @@ rule train_singan:
         device=config["train"]["device"],
         seed=config["train"]["seed"],
     shell:
-        "{DEBLUR} train --image {input.image} --out {params.out} {params.settings}"
+        "python -m deblur train --image {input.image} --out {params.out} {params.settings}"
         " --device {params.device} --seed {params.seed} --threads {threads} > {log} 2>&1"
 
 
@@ -33,6 +35,8 @@ rule deblur_singan:
         "logs/deblur_singan/{singan_method}/{pair}.log",
     benchmark:
         "results/benchmarks/deblur_singan/{singan_method}/{pair}.tsv"
+    conda:
+        SOFTWARE
     threads: config["inference"]["threads"]
     resources:
         **job_resources("inference"),
@@ -42,6 +46,6 @@ rule deblur_singan:
         device=config["inference"]["device"],
         seed=config["inference"]["seed"],
     shell:
-        "{DEBLUR} deblur --model {params.model} --image {input.blurry} --out {output}"
+        "python -m deblur deblur --model {params.model} --image {input.blurry} --out {output}"
         " {params.flags} --device {params.device} --seed {params.seed} --threads {threads}"
         " > {log} 2>&1"
