@@ -19,17 +19,27 @@ PY=${PYTHON:-$REPO/.venv/bin/python}
 CONFIGS=(--configfile tiny.yaml tiny_cluster.yaml) # nargs: targets go before it
 SLURM_PROFILE=(--profile "$REPO/workflow/profiles/slurm" --profile "$HERE/profile")
 
-log() { printf '[slurm test %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+# messages go to the original stderr, also from the trap while a command's output is redirected
+exec {MSG}>&2
+log() { printf '[slurm test %(%H:%M:%S)T] %s\n' -1 "$*" >&"$MSG"; }
 fail() { log "FAILED: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || fail "must run as root (it starts slurmctld, slurmd and munged)"
 [ -x "$PY" ] || fail "no Python at $PY: run \`make setup\` first (or set PYTHON)"
 
 BASE=$(mktemp -d /tmp/deblur-slurm.XXXXXX)
+SNAKEMAKE_PID=
 cleanup() {
-    local rc=$?
+    local rc=$? i
     trap - EXIT INT TERM
-    "$HERE/slurm_local.sh" stop "$BASE" || rc=1
+    # an interrupted Snakemake: SIGINT makes it scancel its jobs (SIGTERM would not stop it)
+    if [ -n "$SNAKEMAKE_PID" ] && kill -0 "$SNAKEMAKE_PID" 2>/dev/null; then
+        log "interrupting Snakemake (pid $SNAKEMAKE_PID)"
+        kill -INT "$SNAKEMAKE_PID" 2>/dev/null || true
+        for i in $(seq 100); do kill -0 "$SNAKEMAKE_PID" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$SNAKEMAKE_PID" 2>/dev/null || true
+    fi
+    "$HERE/slurm_local.sh" stop "$BASE" 2>&"$MSG" || rc=1
     if [ "${SLURM_LOCAL_KEEP:-0}" = 1 ]; then
         log "kept $BASE"
     else
@@ -48,10 +58,17 @@ t0=$SECONDS
 source "$BASE/env.sh"
 t_start=$((SECONDS - t0))
 
-snakemake() { # snakemake WORKDIR ARGS...: the project's Snakefile with WORKDIR as working dir
-    local wd=$1
+# snakemake WORKDIR ARGS...: the project's Snakefile with WORKDIR as working directory. It runs
+# in the background so that a signal reaches our trap at once (bash defers traps while a
+# foreground command runs), and the trap can interrupt it by pid.
+snakemake() {
+    local wd=$1 rc=0
     shift
-    (cd "$wd" && "$PY" -m snakemake --snakefile "$REPO/Snakefile" --directory "$wd" "$@")
+    (cd "$wd" && exec "$PY" -m snakemake --snakefile "$REPO/Snakefile" --directory "$wd" "$@") &
+    SNAKEMAKE_PID=$!
+    wait "$SNAKEMAKE_PID" || rc=$?
+    SNAKEMAKE_PID=
+    return $rc
 }
 
 workdir() {
