@@ -2,7 +2,7 @@
 #
 #   snakemake --cores all                       # embedded synthetic dataset, CPU, minutes
 #   snakemake --cores all --resources gpu=1 --configfile workflow/presets/paper.yaml \
-#       --config dataset.root=/path/GOPRO_Large # the paper's run
+#       --config 'dataset={root: /path/GOPRO_Large}'  # the paper's run
 #
 # See README.md and workflow/schemas/config.schema.yaml for every setting.
 

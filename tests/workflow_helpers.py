@@ -40,8 +40,8 @@ def job_counts(output: str) -> dict[str, int]:
         if parts[:2] == ["job", "count"]:
             in_table = True
             continue
+        if in_table and parts and parts[0] == "total":
+            break
         if in_table and len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
-        elif in_table and parts and parts[0] == "total":
-            break
     return counts
