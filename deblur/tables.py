@@ -43,6 +43,7 @@ METRICS_SCHEMA: dict[str, str] = {
     "deblur_steps": INT,
     "deblur_mode": STRING,
     "inject_scale": INT,
+    "num_scales": INT,
     "deblur_noise": BOOL,
     "seed": INT,
     "config_hash": STRING,
@@ -244,5 +245,5 @@ def load_model_info(model_dir: str | os.PathLike) -> dict:
 
 
 def model_columns(info: Mapping[str, object]) -> dict[str, object]:
-    """The metrics columns filled from a model.json dict."""
-    return {k: info[k] for k in MODEL_COLUMNS}
+    """The metrics columns filled from a model.json dict (``num_scales`` from its ``sizes``)."""
+    return {k: info[k] for k in MODEL_COLUMNS} | {"num_scales": len(info["sizes"])}

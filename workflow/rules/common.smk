@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
@@ -115,20 +116,31 @@ try:
         allow_fewer=config["sample"]["allow_fewer"],
     )
     # per singan method: pair id -> reference record (which sharp frame its pyramid learns)
-    REFERENCES = {
-        name: {
-            r.pair_id: r
-            for r in gopro.assign_references(
+    REFERENCES, SKIPPED = {}, {}  # SKIPPED: method -> why the dataset cannot supply it
+    for _name in SINGAN_METHODS:
+        try:
+            _refs = gopro.assign_references(
                 SAMPLED,
                 ALL_PAIRS,
-                mode=METHODS[name]["reference"],
-                offset=METHODS[name]["offset"],
+                mode=METHODS[_name]["reference"],
+                offset=METHODS[_name]["offset"],
             )
-        }
-        for name in SINGAN_METHODS
-    }
+        except DeblurError as exc:
+            if not config["study"]["skip_unavailable"]:
+                raise
+            SKIPPED[_name] = str(exc)
+            logger.warning(f"skipping method {_name} (study.skip_unavailable): {exc}")
+            continue
+        REFERENCES[_name] = {r.pair_id: r for r in _refs}
 except DeblurError as exc:
     _fail(str(exc))
+for _name in SKIPPED:
+    del METHODS[_name]
+SINGAN_METHODS = [n for n in SINGAN_METHODS if n not in SKIPPED]
+if config["paper"]["method"] in SKIPPED:
+    _fail(
+        f"paper.method {config['paper']['method']!r} cannot run on this dataset (see above)"
+    )
 
 PAIRS = {p.pair_id: p for p in SAMPLED}
 PAIR_IDS = sorted(PAIRS)
@@ -230,7 +242,7 @@ def get_eval_meta(wildcards):
             reference_mode=ref.reference_mode,
             reference_offset=ref.reference_offset,
             reference_id=ref.reference_id,
-            deblur_steps=m["steps"],
+            deblur_steps=m["steps"] if m["mode"] == "g0" else None,  # inject: unused
             deblur_mode=m["mode"],
             inject_scale=m["inject_scale"],
             deblur_noise=m["noise"],
