@@ -24,6 +24,7 @@ COMMANDS = {
     "baseline": "baseline",
     "evaluate": "evaluate",
     "aggregate": "aggregate",
+    "study": "study",
     "plot": "plot",
 }
 
@@ -38,6 +39,7 @@ Pipeline steps (each also runs by hand; Snakemake calls exactly these):
   baseline   classical baselines (identity, ...)
   evaluate   PSNR/SSIM of one output against its sharp frame -> parquet
   aggregate  merge per-pair metrics into tables, summary and the paper table
+  study      ablation tables: variants ranked, paired vs the blurry input, per sequence
   plot       seaborn figures from the aggregated tables
 """
 

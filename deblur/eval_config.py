@@ -56,6 +56,29 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class StudySettings(ReportSettings):
+    """Settings of the ablation study (:mod:`deblur.study`): those of the paper table plus
+    which methods the compact figures and the per-sequence table show.
+
+    Attributes
+    ----------
+    highlight : tuple of str
+        Methods shown in the per-sequence table and the compact figures; empty = automatic
+        (:func:`deblur.study.highlight_methods`).
+    max_highlight : int
+        At most this many automatically chosen methods.
+    """
+
+    highlight: tuple[str, ...] = ()
+    max_highlight: int = 6
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.max_highlight < 2:
+            raise ValueError(f"max_highlight must be >= 2, got {self.max_highlight}")
+
+
+@dataclass(frozen=True)
 class PlotSettings:
     """Figure options (defaults in one place).
 
@@ -66,16 +89,20 @@ class PlotSettings:
     reproduced_method, baseline_method : str
         Methods shown last / first; the examples are chosen along the reproduced method's PSNR.
     resolution : str
-        Resolution whose scores label the example panels.
+        Resolution the example panels are shown and scored at (``model``: every panel at the
+        finest SinGAN scale, as the metrics compare them; ``full``: at the original frame size).
     n_examples : int
         Pairs (rows) in ``examples.png``.
-    example_size : int
-        Longer side (px) every example panel is resized to.
     example_crop : float
-        If > 0, show a centred crop of this fraction of each full-resolution frame instead of
-        the whole frame (model-size outputs are upsampled first), so blur stays visible.
+        If > 0, show a centred crop of this fraction of each image (at the ``resolution``
+        size) instead of the whole image.
     dpi : int
         Resolution of the PNGs.
+    highlight : tuple of str
+        Methods of the compact figures (examples, PSNR vs SSIM, per-sequence, paired box plot);
+        empty = automatic, at most ``max_highlight`` (:func:`deblur.study.highlight_methods`).
+    max_highlight : int
+        At most this many automatically chosen methods.
     """
 
     reported_psnr: float | None = 15.3
@@ -84,9 +111,10 @@ class PlotSettings:
     baseline_method: str = "identity"
     resolution: str = "model"
     n_examples: int = 4
-    example_size: int = 320
     example_crop: float = 0.0
     dpi: int = 150
+    highlight: tuple[str, ...] = ()
+    max_highlight: int = 6
 
     def reported(self, metric: str) -> float | None:
         return {"psnr": self.reported_psnr, "ssim": self.reported_ssim}[metric]

@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
+import textwrap
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 
 METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM"}
 REFERENCE_COLOR = "#c0392b"
+HORIZONTAL_AFTER = 8  # more methods than this: by-method plots list methods down the y axis
 
 
 def _theme() -> None:
@@ -96,6 +99,18 @@ def _reference_line(ax, value: float | None, metric: str) -> None:
     ax.legend(loc="best", fontsize=9, frameon=True, framealpha=0.9)
 
 
+def _reference_vline(ax, value: float | None, metric: str) -> None:
+    """The paper's value as a vertical dashed line (methods on the y axis)."""
+    if value is None or not math.isfinite(value):
+        return
+    unit = " dB" if metric == "psnr" else ""
+    ax.axvline(
+        value, ls="--", lw=1.6, color=REFERENCE_COLOR, zorder=1,
+        label=f"reported (paper): {value:g}{unit}",
+    )  # fmt: skip
+    ax.legend(loc="lower right", fontsize=9, frameon=True, framealpha=0.9)
+
+
 def _n_pairs(n: int) -> str:
     return f"n = {n} pair" + ("" if n == 1 else "s")
 
@@ -108,63 +123,64 @@ def _rotate_ticks(ax, labels: Sequence[str]) -> None:
 
 
 def plot_by_method(metrics: pd.DataFrame, metric: str, settings: PlotSettings):
-    """Box + jittered per-pair points per method, one panel per resolution."""
+    """Box + jittered per-pair points per method, one panel per resolution. With more than
+    :data:`HORIZONTAL_AFTER` methods (a study) the methods run down the y axis instead."""
     _theme()
     resolutions = _resolutions(metrics)
     order = method_order(metrics["method"], settings)
     palette = method_palette(order, settings)
-    width = max(4.5, 1.1 * len(order) + 1.5)
-    fig, axes = plt.subplots(
-        1, len(resolutions), figsize=(width * len(resolutions), 4.8), sharey=True, squeeze=False
-    )
+    horizontal = len(order) > HORIZONTAL_AFTER
+    if horizontal:
+        figsize = (6.0 * len(resolutions) + 2.5, 0.36 * len(order) + 1.6)
+    else:
+        figsize = (max(4.5, 1.1 * len(order) + 1.5) * len(resolutions), 4.8)
+    fig, axes = plt.subplots(1, len(resolutions), figsize=figsize, squeeze=False, sharey=True)
+    cat, val = ("method", metric) if not horizontal else (metric, "method")
     for ax, resolution in zip(axes[0], resolutions, strict=True):
         d = metrics[metrics["resolution"] == resolution]
         present = [m for m in order if m in set(d["method"])]
+        common = dict(
+            data=d, x=cat, y=val, order=present, hue="method", hue_order=present,
+            palette=palette, ax=ax, legend=False,
+        )  # fmt: skip
         sns.boxplot(
-            data=d,
-            x="method",
-            y=metric,
-            order=present,
-            hue="method",
-            hue_order=present,
-            palette=palette,
-            showfliers=False,
-            width=0.55,
-            linewidth=1.2,
-            ax=ax,
-            legend=False,
-            boxprops=dict(alpha=0.45),
+            **common, showfliers=False, width=0.55, linewidth=1.2, boxprops=dict(alpha=0.45)
         )
-        sns.stripplot(
-            data=d,
-            x="method",
-            y=metric,
-            order=present,
-            hue="method",
-            hue_order=present,
-            palette=palette,
-            jitter=0.22,
-            size=4,
-            alpha=0.85,
-            edgecolor="0.2",
-            linewidth=0.4,
-            ax=ax,
-            legend=False,
-        )
-        _reference_line(ax, settings.reported(metric), metric)
+        sns.stripplot(**common, jitter=0.22, size=4, alpha=0.85, edgecolor="0.2", linewidth=0.4)
         n = d["pair_id"].nunique()
         ax.set_title(f"{resolution} resolution ({_n_pairs(n)})", fontsize=11)
-        ax.set_xlabel("")
-        ax.set_ylabel(METRIC_LABELS[metric])
-        _rotate_ticks(ax, present)
+        if horizontal:
+            _reference_vline(ax, settings.reported(metric), metric)
+            ax.set_ylabel("")
+            ax.set_xlabel(METRIC_LABELS[metric])
+        else:
+            _reference_line(ax, settings.reported(metric), metric)
+            ax.set_xlabel("")
+            ax.set_ylabel(METRIC_LABELS[metric])
+            _rotate_ticks(ax, present)
     fig.suptitle(f"{METRIC_LABELS[metric]} per pair, by method", fontsize=13, y=1.0)
     fig.tight_layout()
     return fig
 
 
+def compact(metrics: pd.DataFrame, settings: PlotSettings) -> tuple[pd.DataFrame, str]:
+    """``metrics`` limited to the highlighted methods when there are more than
+    ``settings.max_highlight`` (a study), with a note for the title ("" when all are shown)."""
+    from deblur.study import highlight_methods
+
+    methods = set(metrics["method"].dropna())
+    if len(methods) <= settings.max_highlight and not settings.highlight:
+        return metrics, ""
+    keep = highlight_methods(metrics, settings)
+    note = f" ({len(keep)} of {len(methods)} methods; all variants: study_paired.png)"
+    return metrics[metrics["method"].isin(keep)], note
+
+
 def plot_psnr_vs_ssim(metrics: pd.DataFrame, settings: PlotSettings):
-    """Per-pair PSNR vs SSIM, coloured by method, one panel per resolution."""
+    """Per-pair PSNR vs SSIM, coloured by method, one panel per resolution (highlighted
+    methods only when there are many)."""
     _theme()
+    metrics, note = compact(metrics, settings)
     resolutions = _resolutions(metrics)
     order = method_order(metrics["method"], settings)
     palette = method_palette(order, settings)
@@ -219,14 +235,15 @@ def plot_psnr_vs_ssim(metrics: pd.DataFrame, settings: PlotSettings):
     fig.legend(
         handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, title="method"
     )
-    fig.suptitle("PSNR vs SSIM per pair", fontsize=13, y=1.0)
+    fig.suptitle(f"PSNR vs SSIM per pair{note}", fontsize=13, y=1.0)
     fig.tight_layout()
     return fig
 
 
 def _read_for_display(path: object, size: tuple[int, int], crop: float) -> np.ndarray | None:
-    """Read an image, optionally centre-crop it at ``size`` (the full frame size) first, and
-    resize it to the display size. None (and a warning) if it cannot be read."""
+    """Read an image and resize it to ``size`` (h, w) exactly as the metrics do (antialiased
+    bicubic), then optionally keep a centred crop of fraction ``crop``. None (and a warning)
+    if it cannot be read."""
     from deblur.data.imageio import read_rgb
     from deblur.errors import DeblurError
     from deblur.resize import resize_array
@@ -238,13 +255,26 @@ def _read_for_display(path: object, size: tuple[int, int], crop: float) -> np.nd
     except DeblurError as exc:
         log.warning("examples: %s", exc)
         return None
-    full_h, full_w, disp_h, disp_w = size
+    h, w = size
+    img = resize_array(img, (h, w)) if img.shape[:2] != (h, w) else img
     if crop > 0:
-        img = resize_array(img, (full_h, full_w))
-        ch, cw = max(1, round(full_h * crop)), max(1, round(full_w * crop))
-        y0, x0 = (full_h - ch) // 2, (full_w - cw) // 2
+        ch, cw = max(1, round(h * crop)), max(1, round(w * crop))
+        y0, x0 = (h - ch) // 2, (w - cw) // 2
         img = img[y0 : y0 + ch, x0 : x0 + cw]
-    return resize_array(img, (disp_h, disp_w))
+    return img
+
+
+def _wrap(text: str, width: int) -> str:
+    """Break a long identifier at '_' / '-' so column titles and row labels stay narrow."""
+    if len(text) <= width:
+        return text
+    lines, line = [], ""
+    for part in re.split(r"(?<=[_-])", text):
+        if line and len(line) + len(part) > width:
+            lines.append(line)
+            line = ""
+        line += part
+    return "\n".join(lines + [line])
 
 
 def choose_examples(metrics: pd.DataFrame, settings: PlotSettings) -> list[str]:
@@ -267,88 +297,95 @@ def choose_examples(metrics: pd.DataFrame, settings: PlotSettings) -> list[str]:
     return [ranked[i] for i in idx]
 
 
-def plot_examples(metrics: pd.DataFrame, settings: PlotSettings):
-    """Grid: blurry | each method's output | sharp, for a few pairs."""
-    from deblur.resize import capped_size
+def example_methods(metrics: pd.DataFrame, settings: PlotSettings) -> list[str]:
+    """Method columns of ``examples.png``: the highlighted methods (:func:`highlight_methods`)
+    except identity ones (the blurry input has its own column), classical baselines first."""
+    from deblur.study import highlight_methods
 
+    kinds = metrics.drop_duplicates("method").set_index("method")["kind"]
+    chosen = [m for m in highlight_methods(metrics, settings) if kinds.get(m) != "identity"]
+    return sorted(chosen, key=lambda m: (kinds.get(m) == "singan", chosen.index(m)))
+
+
+def plot_examples(metrics: pd.DataFrame, settings: PlotSettings):
+    """Grid: blurry | highlighted methods | sharp, for a few pairs, every panel at the same
+    resolution (``settings.resolution``): exactly the images the metrics compare."""
     _theme()
-    d = metrics[metrics["resolution"] == settings.resolution]
+    resolution = settings.resolution
+    d = metrics[metrics["resolution"] == resolution]
     if d.empty:
-        d = metrics[metrics["resolution"] == _resolutions(metrics)[0]]
-    order = method_order(d["method"], settings)
-    # an identity output is the blurry input: no need to show it twice
-    shown = [m for m in order if not (d[d["method"] == m]["kind"] == "identity").all()]
+        resolution = _resolutions(metrics)[0]
+        d = metrics[metrics["resolution"] == resolution]
+    shown = example_methods(d, settings)
     pairs = choose_examples(metrics, settings)
     columns = ["blurry input"] + shown + ["sharp (ground truth)"]
     fig, axes = plt.subplots(
         len(pairs),
         len(columns),
-        figsize=(2.6 * len(columns), 1.75 * len(pairs) + 0.6),
+        figsize=(2.5 * len(columns) + 1.2, 1.8 * len(pairs) + 0.9),
         squeeze=False,
     )
+    sizes = set()
     for r, pair in enumerate(pairs):
         rows = d[d["pair_id"] == pair]
         first = rows.iloc[0]
-        sharp_path = first["sharp_path"]
-        full_hw = (int(first["height"]), int(first["width"]))
-        full = metrics[(metrics["pair_id"] == pair) & (metrics["resolution"] == "full")]
-        if len(full):
-            full_hw = (int(full.iloc[0]["height"]), int(full.iloc[0]["width"]))
-        ratio = settings.example_crop if settings.example_crop > 0 else 1.0
-        disp = capped_size(
-            round(full_hw[0] * ratio), round(full_hw[1] * ratio), settings.example_size
-        )
-        size = full_hw + disp
+        size = (int(first["height"]), int(first["width"]))  # what the metrics compared
+        sizes.add(size)
         blurry_path = (
             rows["blurry_path"].dropna().iloc[0] if rows["blurry_path"].notna().any() else None
         )
-        cells = [(blurry_path, None)]
+        base = rows[rows["kind"] == "identity"]
+        cells = [(blurry_path, base.iloc[0] if len(base) else None)]
         for m in shown:
             hit = rows[rows["method"] == m]
             cells.append((hit.iloc[0]["pred_path"], hit.iloc[0]) if len(hit) else (None, None))
-        cells.append((sharp_path, None))
+        cells.append((first["sharp_path"], None))
         for c, (path, row) in enumerate(cells):
             ax = axes[r][c]
             img = _read_for_display(path, size, settings.example_crop)
             if img is None:
                 ax.set_facecolor("0.9")
-                ax.text(
-                    0.5,
-                    0.5,
-                    "missing",
-                    ha="center",
-                    va="center",
-                    transform=ax.transAxes,
-                    color="0.4",
-                )
+                ax.text(0.5, 0.5, "missing", ha="center", va="center",
+                        transform=ax.transAxes, color="0.4")  # fmt: skip
             else:
-                ax.imshow(img, interpolation="lanczos")
+                # nearest: one screen block per pixel, so a 64-px image looks like one
+                ax.imshow(img, interpolation="nearest" if img.shape[1] < 400 else "antialiased")
             ax.set_xticks([])
             ax.set_yticks([])
             for spine in ax.spines.values():
                 spine.set_visible(False)
             if row is not None:
                 ax.set_xlabel(f"{row['psnr']:.2f} dB / SSIM {row['ssim']:.3f}", fontsize=8.5)
-            elif c == 0:
-                base = rows[rows["kind"] == "identity"]
-                if len(base):
-                    ax.set_xlabel(
-                        f"{base.iloc[0]['psnr']:.2f} dB / SSIM {base.iloc[0]['ssim']:.3f}",
-                        fontsize=8.5,
-                    )
             if r == 0:
-                ax.set_title(columns[c], fontsize=10, fontweight="bold")
-            if c == 0:
-                ax.set_ylabel(pair, fontsize=8.5)
-    view = f"centre crop {settings.example_crop:.0%}" if settings.example_crop else "whole frame"
+                ax.set_title(_wrap(columns[c], 18), fontsize=9.5, fontweight="bold")
+            if c == 0:  # horizontal, wrapped: long GoPro ids never run into the next row
+                has_parts = pd.notna(first["sequence"]) and pd.notna(first["frame"])
+                label = f"{first['sequence']}\n{first['frame']}" if has_parts else pair
+                label = "\n".join(_wrap(part, 16) for part in label.split("\n"))
+                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8.5,
+                              labelpad=6)  # fmt: skip
+    size_text = " or ".join(f"{w}x{h}" for h, w in sorted(sizes))
+    if resolution == "model":
+        what = (
+            f"all panels at the model resolution, {size_text} px (the finest SinGAN scale): "
+            "blurry, sharp and baseline images downscaled as the metrics do; enlarged for display"
+        )
+    else:
+        what = (
+            f"all panels at the original frame size, {size_text} px: SinGAN outputs (model "
+            "size) upsampled as the full-resolution metrics do"
+        )
+    view = f"; centre crop {settings.example_crop:.0%}" if settings.example_crop else ""
     chosen = (
         f"pairs spread over {settings.reproduced_method} PSNR"
         if settings.reproduced_method in set(d["method"])
         else "first pairs by id"
     )
+    width = round(12 * (2.5 * len(columns) + 1.2))  # characters that fit the figure
     fig.suptitle(
-        f"Examples ({view}); scores at {settings.resolution} resolution; {chosen}",
-        fontsize=11.5,
+        f"Examples ({chosen}; scores at {resolution} resolution)\n"
+        + textwrap.fill(what + view, width),
+        fontsize=10.5,
         y=1.0,
     )
     fig.tight_layout()
@@ -356,9 +393,11 @@ def plot_examples(metrics: pd.DataFrame, settings: PlotSettings):
 
 
 def plot_paired(metrics: pd.DataFrame, paired: pd.DataFrame, settings: PlotSettings):
-    """Per-pair differences (method - baseline): rows resolution, columns PSNR / SSIM."""
+    """Per-pair differences (method - baseline): rows resolution, columns PSNR / SSIM
+    (highlighted methods only when there are many)."""
     _theme()
     base = settings.baseline_method
+    metrics, note = compact(metrics, settings)
     diffs = []
     for resolution in _resolutions(metrics):
         d = metrics[metrics["resolution"] == resolution]
@@ -455,7 +494,8 @@ def plot_paired(metrics: pd.DataFrame, paired: pd.DataFrame, settings: PlotSetti
             ax.set_xlabel("")
             ax.set_ylabel(f"Δ{METRIC_LABELS[m]} (method − {base})")
     fig.suptitle(
-        f"Per-pair difference to {base} (above 0: better than {base}); p: Wilcoxon signed-rank",
+        f"Per-pair difference to {base} (above 0: better than {base}); p: Wilcoxon "
+        f"signed-rank{note}",
         fontsize=12,
         y=1.0,
     )
@@ -466,7 +506,11 @@ def plot_paired(metrics: pd.DataFrame, paired: pd.DataFrame, settings: PlotSetti
 def write_all(
     tables_dir: str | os.PathLike, out_dir: str | os.PathLike, settings: PlotSettings
 ) -> list[Path]:
-    """Read ``metrics.parquet`` and ``paired.parquet`` from ``tables_dir``; write every figure."""
+    """Read ``metrics.parquet`` and ``paired.parquet`` from ``tables_dir``; write every figure.
+
+    The study figures (``study_steps``, ``study_paired``, ``study_by_sequence``) are written
+    when ``ablation_summary.parquet`` and ``by_sequence.parquet`` (from ``study``) are there.
+    """
     from deblur.errors import DeblurError
     from deblur.tables import read_parquet
 
@@ -479,14 +523,36 @@ def write_all(
         raise DeblurError(f"{path} has no rows; nothing to plot (re-run aggregate)")
     paired_path = tables_dir / "paired.parquet"
     paired = read_parquet(paired_path) if paired_path.is_file() else pd.DataFrame()
+    ranking_path = tables_dir / "ablation_summary.parquet"
+    sequences_path = tables_dir / "by_sequence.parquet"
     with warnings.catch_warnings():
         # seaborn 0.13 still passes boxplot(vert=...), deprecated in matplotlib 3.11
         warnings.filterwarnings("ignore", message="vert: bool was deprecated")
         figures = {
-            "psnr_by_method": plot_by_method(metrics, "psnr", settings),
-            "ssim_by_method": plot_by_method(metrics, "ssim", settings),
-            "psnr_vs_ssim": plot_psnr_vs_ssim(metrics, settings),
-            "examples": plot_examples(metrics, settings),
-            f"paired_vs_{settings.baseline_method}": plot_paired(metrics, paired, settings),
+            "psnr_by_method": lambda: plot_by_method(metrics, "psnr", settings),
+            "ssim_by_method": lambda: plot_by_method(metrics, "ssim", settings),
+            "psnr_vs_ssim": lambda: plot_psnr_vs_ssim(metrics, settings),
+            "examples": lambda: plot_examples(metrics, settings),
+            f"paired_vs_{settings.baseline_method}": lambda: plot_paired(metrics, paired, settings),
         }
-    return [_save(fig, out_dir / f"{name}.png", settings.dpi) for name, fig in figures.items()]
+        if ranking_path.is_file() and sequences_path.is_file():
+            from deblur import study_plots
+            from deblur.study import highlight_methods
+
+            ranking, sequences = read_parquet(ranking_path), read_parquet(sequences_path)
+            highlight = highlight_methods(metrics, settings)
+            figures |= {
+                "study_steps": lambda: study_plots.plot_steps(ranking, settings),
+                "study_paired": lambda: study_plots.plot_study_paired(ranking, settings),
+                "study_by_sequence": lambda: study_plots.plot_by_sequence(
+                    sequences, highlight, settings
+                ),
+            }
+        else:
+            log.info(
+                "no study tables in %s (run `python -m deblur study`): no study_*.png", tables_dir
+            )
+        # one figure at a time: a study has many, and each holds its images until saved
+        return [
+            _save(make(), out_dir / f"{name}.png", settings.dpi) for name, make in figures.items()
+        ]

@@ -7,6 +7,13 @@ Reads TABLES/metrics.parquet and TABLES/paired.parquet (written by `aggregate`) 
   psnr_vs_ssim.png         per-pair scatter coloured by method, the paper's point as a star
   examples.png             blurry | each method | sharp for a few pairs (from the path columns)
   paired_vs_<BASELINE>.png per-pair differences to the baseline method with Wilcoxon p
+and, when TABLES holds the `study` tables (ablation_summary.parquet, by_sequence.parquet):
+  study_steps.png          mean PSNR/SSIM vs G_0 steps k per reference frame
+  study_paired.png         every variant's paired difference to the baseline with 95% CI
+  study_by_sequence.png    per sequence (strongest blur on top): baseline PSNR and the
+                           highlighted methods' differences to it
+With many methods (a study) examples.png, psnr_vs_ssim.png and paired_vs_<BASELINE>.png show
+the highlighted methods only (--highlight, or automatically at most --max-highlight).
 
 Example:
   python -m deblur plot --tables results/tables --out-dir results/plots
@@ -55,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resolution",
         choices=RESOLUTIONS,
         default=d.resolution,
-        help="resolution whose scores label the examples (default: %(default)s)",
+        help="resolution the examples are shown and scored at: model = every panel at the "
+        "finest SinGAN scale, full = at the original frame size (default: %(default)s)",
     )
     parser.add_argument(
         "--n-examples", type=int, default=d.n_examples, help="example pairs (default: %(default)s)"
@@ -65,8 +73,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=d.example_crop,
         metavar="FRACTION",
-        help="show a centred crop of this fraction of each full-size frame instead of the "
-        "whole frame (e.g. 0.3; default: whole frame)",
+        help="show a centred crop of this fraction of each image (at the --resolution size) "
+        "instead of the whole image (e.g. 0.5; default: whole image)",
+    )
+    parser.add_argument(
+        "--highlight",
+        nargs="*",
+        default=[],
+        metavar="METHOD",
+        help="methods of the compact figures (default: automatic: the baseline, the "
+        "reproduced method, other baselines, the best SinGAN variant per reference)",
+    )
+    parser.add_argument(
+        "--max-highlight",
+        type=int,
+        default=d.max_highlight,
+        help="at most this many automatic highlight methods; with more methods than this the "
+        "compact figures show only the highlighted ones (default: %(default)s)",
     )
 
 
@@ -78,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         raise DeblurError(f"--n-examples must be >= 1, got {args.n_examples}")
     if not 0 <= args.example_crop <= 1:
         raise DeblurError(f"--example-crop must be in [0, 1], got {args.example_crop}")
+    if args.max_highlight < 2:
+        raise DeblurError(f"--max-highlight must be >= 2, got {args.max_highlight}")
     settings = PlotSettings(
         reported_psnr=None if args.no_reported else args.reported_psnr,
         reported_ssim=None if args.no_reported else args.reported_ssim,
@@ -86,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
         resolution=args.resolution,
         n_examples=args.n_examples,
         example_crop=args.example_crop,
+        highlight=tuple(args.highlight),
+        max_highlight=args.max_highlight,
     )
     write_all(args.tables, args.out_dir, settings)
     return 0

@@ -253,6 +253,17 @@ def get_eval_meta(wildcards):
     return json.dumps(meta, sort_keys=True)
 
 
+def get_highlight_flags():
+    """``--highlight M ...`` for the study and plot commands (empty: automatic choice)."""
+    names = config["study"]["highlight"]
+    unknown = [n for n in names if n not in METHODS]
+    if unknown:
+        _fail(
+            f"study.highlight names {', '.join(unknown)}, not in methods; fix the names"
+        )
+    return " ".join(["--highlight", *names]) if names else ""
+
+
 def get_all_metrics():
     return expand(
         "results/metrics/{method}/{pair}.parquet", method=list(METHODS), pair=PAIR_IDS
@@ -291,13 +302,25 @@ TABLES = [
     "results/tables/cost.parquet",
     "results/tables/paper_table.md",
 ]
+# the study (deblur/study.py): written for every config, a real study with workflow/presets/study.yaml
+STUDY_TABLES = [
+    "results/tables/ablation.parquet",
+    "results/tables/ablation_summary.parquet",
+    "results/tables/ablation_contrasts.parquet",
+    "results/tables/by_sequence.parquet",
+    "results/tables/ablation.md",
+]
 PLOTS = [
     "results/plots/psnr_by_method.png",
     "results/plots/ssim_by_method.png",
     "results/plots/psnr_vs_ssim.png",
     "results/plots/examples.png",
+    f"results/plots/paired_vs_{config['paper']['baseline']}.png",
+    "results/plots/study_steps.png",
+    "results/plots/study_paired.png",
+    "results/plots/study_by_sequence.png",
 ]
 
 
 def get_final_outputs():
-    return TABLES + PLOTS + ["results/sample/pairs.tsv"]
+    return TABLES + STUDY_TABLES + PLOTS + ["results/sample/pairs.tsv"]

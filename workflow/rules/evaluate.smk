@@ -57,9 +57,46 @@ rule aggregate:
         " --seed {params.evaluate[bootstrap_seed]} > {log} 2>&1"
 
 
+rule study:
+    input:
+        "results/tables/metrics.parquet",
+    output:
+        ablation=report(
+            "results/tables/ablation.parquet",
+            caption="../report/ablation.rst",
+            category="Study",
+        ),
+        summary="results/tables/ablation_summary.parquet",
+        contrasts="results/tables/ablation_contrasts.parquet",
+        by_sequence="results/tables/by_sequence.parquet",
+        markdown=report(
+            "results/tables/ablation.md",
+            caption="../report/ablation_md.rst",
+            category="Study",
+        ),
+    log:
+        "logs/study/study.log",
+    conda:
+        SOFTWARE
+    params:
+        evaluate=config["evaluate"],
+        paper=config["paper"],
+        highlight=get_highlight_flags(),
+        max_highlight=config["study"]["max_highlight"],
+        skipped=json.dumps(SKIPPED, sort_keys=True),
+    shell:
+        "python -m deblur study --metrics {input} --out-dir results/tables"
+        " --reproduced-method {params.paper[method]} --baseline-method {params.paper[baseline]}"
+        " --reported-psnr {params.paper[psnr]} --reported-ssim {params.paper[ssim]}"
+        " --resolution {params.evaluate[resolution]} --n-boot {params.evaluate[n_boot]}"
+        " --seed {params.evaluate[bootstrap_seed]} --max-highlight {params.max_highlight}"
+        " {params.highlight} --skipped {params.skipped:q} > {log} 2>&1"
+
+
 rule plot:
     input:
         rules.aggregate.output,
+        rules.study.output,
     output:
         report(
             "results/plots/psnr_by_method.png",
@@ -81,13 +118,38 @@ rule plot:
             caption="../report/examples.rst",
             category="Plots",
         ),
+        report(
+            f"results/plots/paired_vs_{config['paper']['baseline']}.png",
+            caption="../report/paired.rst",
+            category="Plots",
+        ),
+        report(
+            "results/plots/study_steps.png",
+            caption="../report/study_steps.rst",
+            category="Study",
+        ),
+        report(
+            "results/plots/study_paired.png",
+            caption="../report/study_paired.rst",
+            category="Study",
+        ),
+        report(
+            "results/plots/study_by_sequence.png",
+            caption="../report/study_by_sequence.rst",
+            category="Study",
+        ),
     log:
         "logs/plot/plot.log",
     conda:
         SOFTWARE
     params:
+        evaluate=config["evaluate"],
         paper=config["paper"],
+        highlight=get_highlight_flags(),
+        max_highlight=config["study"]["max_highlight"],
     shell:
         "python -m deblur plot --tables results/tables --out-dir results/plots"
         " --reported-psnr {params.paper[psnr]} --reported-ssim {params.paper[ssim]}"
-        " > {log} 2>&1"
+        " --reproduced-method {params.paper[method]} --baseline-method {params.paper[baseline]}"
+        " --resolution {params.evaluate[resolution]} --max-highlight {params.max_highlight}"
+        " {params.highlight} > {log} 2>&1"

@@ -1,0 +1,602 @@
+"""The ablation study: which setting gives the paper's numbers, and what the numbers mean.
+
+Pure functions of the aggregated metrics table (one row per method x pair x resolution), so the
+same metrics always give byte-identical study tables. A *variant* is a configured method: a
+baseline kind, or a SinGAN deblurring setting (reference frame, G_0 steps k, g0/inject, noise).
+
+- :func:`variant_settings`: one row per variant with its settings and a readable description.
+- :func:`ablation_table`: every metrics row with the variant's settings and its paired
+  difference to the baseline (the blurry input) on the same pair.
+- :func:`rank_variants`: mean PSNR/SSIM with bootstrap CIs and paired differences vs the
+  baseline (paired bootstrap CI, Wilcoxon signed-rank p), ranked by mean PSNR and SSIM.
+- :func:`contrasts`: one change at a time: each SinGAN variant against the variant that differs
+  only by one factor reset to the paper's setting (same reference, g0 with k = 1, noise on).
+- :func:`by_sequence`: per variant x sequence means and differences to the baseline.
+- :func:`ablation_markdown`: the Markdown summary (``ablation.md``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from deblur.eval_config import RESOLUTIONS, StudySettings
+from deblur.report import (
+    METRICS,
+    _typed_frame,
+    bootstrap_means,
+    paired_differences,
+    percentile_ci,
+    summarize,
+    wilcoxon_p,
+)
+from deblur.tables import BOOL, FLOAT, INT, STRING
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "StudySettings",
+    "ablation_markdown",
+    "ablation_table",
+    "by_sequence",
+    "contrasts",
+    "highlight_methods",
+    "rank_variants",
+    "variant_settings",
+]
+
+# a variant's settings: constant over its pairs (reference_offset is taken as its magnitude: a
+# neighbor reference lies +offset or -offset frames away depending on the sequence end)
+VARIANT_DTYPES = {
+    "method": STRING,
+    "kind": STRING,
+    "family": STRING,
+    "reference": STRING,
+    "reference_mode": STRING,
+    "reference_offset": INT,
+    "deblur_steps": INT,
+    "deblur_mode": STRING,
+    "inject_scale": INT,
+    "num_scales": INT,
+    "deblur_noise": BOOL,
+    "baseline_params": STRING,
+    "description": STRING,
+}
+SETTING_COLUMNS = tuple(c for c in VARIANT_DTYPES if c not in ("method", "kind", "family"))
+
+# the paper's setting, the point every one-factor contrast starts from
+PAPER_FACTORS = {"reference": "same", "inference": ("g0", 1), "noise": True}
+FACTOR_TEXT = {
+    "reference": "reference frame",
+    "inference": "inference (g0 steps k / inject scale)",
+    "noise": "noise",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# variants
+
+
+def reference_label(mode: object, offset: object) -> str | None:
+    """``same``, ``neighbor 5`` (frames away, either direction), or None for baselines."""
+    if _missing(mode):
+        return None
+    if mode == "same":
+        return "same"
+    return f"neighbor {abs(int(offset))}" if not _missing(offset) else "neighbor"
+
+
+def reference_order(label: str | None) -> tuple[int, int, str]:
+    """Sort key: same first, then neighbors by distance, baselines (None) last."""
+    if _missing(label):
+        return (2, 0, "")
+    if label == "same":
+        return (0, 0, label)
+    digits = label.rsplit(" ", 1)[-1]
+    return (1, int(digits) if digits.isdigit() else 0, label)
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _single(series: pd.Series, method: str, column: str) -> object:
+    values = series.dropna().unique()
+    if len(values) > 1:
+        log.warning("%s: %s varies over pairs (%s); recorded as null", method, column, values)
+        return None
+    return values[0] if len(values) else None
+
+
+def describe(row: Mapping[str, object]) -> str:
+    """A variant's settings in words, e.g. ``neighbor 5, g0 k=2, noise off``."""
+    if row.get("family") != "singan":
+        params = row.get("baseline_params")
+        return f"{row['kind']}" + ("" if _missing(params) or params == "{}" else f" {params}")
+    parts = [row["reference"] or "?"]
+    if row.get("deblur_mode") == "inject":
+        scale, n = row.get("inject_scale"), row.get("num_scales")
+        at = "default" if _missing(scale) else f"{scale}"
+        parts.append(f"inject at scale {at}" + ("" if _missing(n) else f" of {n}"))
+    else:
+        parts.append(f"g0 k={row.get('deblur_steps')}")
+    noise = row.get("deblur_noise")
+    parts.append("noise off" if not _missing(noise) and not bool(noise) else "noise on")
+    return ", ".join(parts)
+
+
+def variant_settings(metrics: pd.DataFrame) -> pd.DataFrame:
+    """One row per method: kind, family (``singan``/``baseline``), reference label, the settings
+    columns (null where they do not apply) and a description; sorted by family (baselines
+    first), reference, then method name."""
+    rows = []
+    for method, g in metrics.groupby("method", sort=True):
+        kind = _single(g["kind"], method, "kind")
+        row: dict[str, object] = dict(method=method, kind=kind)
+        row["family"] = "singan" if kind == "singan" else "baseline"
+        for c in ("reference_mode", "deblur_steps", "deblur_mode", "inject_scale", "num_scales"):
+            row[c] = _single(g[c], method, c) if c in g else None
+        row["deblur_noise"] = _single(g["deblur_noise"], method, "deblur_noise")
+        offsets = g["reference_offset"].dropna().abs()
+        row["reference_offset"] = _single(offsets, method, "reference_offset")
+        row["reference"] = reference_label(row["reference_mode"], row["reference_offset"])
+        params = g["baseline_params"] if "baseline_params" in g else pd.Series(dtype="object")
+        row["baseline_params"] = _single(params, method, "baseline_params")
+        row["description"] = describe(row)
+        rows.append(row)
+    rows.sort(
+        key=lambda r: (r["family"] != "baseline", reference_order(r["reference"]), r["method"])
+    )
+    return _typed_frame(rows, VARIANT_DTYPES)
+
+
+def _inference(row) -> tuple[str, int] | None:
+    if row["deblur_mode"] == "inject":
+        return ("inject", None if _missing(row["inject_scale"]) else int(row["inject_scale"]))
+    if _missing(row["deblur_steps"]):
+        return None
+    return ("g0", int(row["deblur_steps"]))
+
+
+def _factors(row) -> dict[str, object]:
+    return {
+        "reference": row["reference"],
+        "inference": _inference(row),
+        "noise": None if _missing(row["deblur_noise"]) else bool(row["deblur_noise"]),
+    }
+
+
+def highlight_methods(metrics: pd.DataFrame, settings) -> list[str]:
+    """Methods the compact figures show (examples, per-sequence breakdown).
+
+    ``settings.highlight`` when given (unknown names are dropped with a warning). Otherwise, in
+    this order and at most ``settings.max_highlight``: the baseline, the reproduced (paper's)
+    method, the other baselines by name, and for each SinGAN reference (same, neighbor 1, ...)
+    its variant with the highest mean PSNR at ``settings.resolution`` unless the reproduced
+    method already is it.
+    """
+    present = set(metrics["method"].dropna())
+    if settings.highlight:
+        unknown = [m for m in settings.highlight if m not in present]
+        if unknown:
+            log.warning("highlight: no rows for %s; left out", ", ".join(unknown))
+        return [m for m in dict.fromkeys(settings.highlight) if m in present]
+    variants = variant_settings(metrics)
+    chosen = [m for m in (settings.baseline_method, settings.reproduced_method) if m in present]
+    chosen += sorted(
+        m for m in variants.loc[variants["family"] == "baseline", "method"] if m not in chosen
+    )
+    d = metrics[metrics["resolution"] == settings.resolution]
+    means = d.groupby("method")["psnr"].mean()
+    singan = variants[variants["family"] == "singan"]
+    for ref in sorted(singan["reference"].dropna().unique(), key=reference_order):
+        members = [m for m in singan.loc[singan["reference"] == ref, "method"] if m in means]
+        if not members:
+            continue
+        best = max(sorted(members), key=lambda m: means[m])  # ties: first by name
+        if best not in chosen:
+            chosen.append(best)
+    return list(dict.fromkeys(chosen))[: settings.max_highlight]
+
+
+# ---------------------------------------------------------------------------------------------
+# tables
+
+
+def ablation_table(metrics: pd.DataFrame, settings: StudySettings) -> pd.DataFrame:
+    """Every metrics row (one per variant x pair x resolution) with the variant's settings in
+    front (``family``, ``reference``, ``description``; ``reference_offset`` signed as used for
+    that pair) and its baseline's scores on the same pair and resolution
+    (``baseline_psnr``/``baseline_ssim``) and the differences ``psnr_vs_baseline`` /
+    ``ssim_vs_baseline`` (positive: better than the blurry input). Null where the baseline has no
+    row for that pair."""
+    variants = variant_settings(metrics).set_index("method")
+    base = metrics.loc[
+        metrics["method"] == settings.baseline_method, ["pair_id", "resolution", *METRICS]
+    ].rename(columns={m: f"baseline_{m}" for m in METRICS})
+    out = metrics.merge(base, on=["pair_id", "resolution"], how="left", validate="many_to_one")
+    for m in METRICS:
+        out[f"{m}_vs_baseline"] = out[m] - out[f"baseline_{m}"]
+    for c in ("family", "reference", "description"):
+        out[c] = out["method"].map(variants[c]).astype(STRING)
+    out["baseline_method"] = pd.Series(settings.baseline_method, index=out.index, dtype=STRING)
+    front = [
+        "method",
+        "family",
+        "reference",
+        "reference_mode",
+        "reference_offset",
+        "deblur_steps",
+        "deblur_mode",
+        "inject_scale",
+        "num_scales",
+        "deblur_noise",
+        "description",
+        "pair_id",
+        "sequence",
+        "frame",
+        "resolution",
+        "psnr",
+        "ssim",
+        "baseline_method",
+        "baseline_psnr",
+        "baseline_ssim",
+        "psnr_vs_baseline",
+        "ssim_vs_baseline",
+    ]
+    front = [c for c in front if c in out]
+    out = out[front + [c for c in out.columns if c not in front]]
+    order = {m: i for i, m in enumerate(variants.index)}
+    res = {r: i for i, r in enumerate(RESOLUTIONS)}
+    key = pd.DataFrame(
+        {
+            "_r": out["resolution"].map(lambda r: res.get(r, len(res))),
+            "_m": out["method"].map(order),
+            "_p": out["pair_id"].astype(str),
+        }
+    )
+    idx = key.sort_values(["_r", "_m", "_p"], kind="mergesort").index
+    return out.loc[idx].reset_index(drop=True)
+
+
+RANK_EXTRA_DTYPES = {"rank_psnr": INT, "rank_ssim": INT}
+
+
+def rank_variants(metrics: pd.DataFrame, settings: StudySettings) -> pd.DataFrame:
+    """Per variant x resolution: settings, n, mean PSNR/SSIM with bootstrap CIs, paired
+    differences vs the baseline (mean, paired bootstrap CI, Wilcoxon p, better/worse counts)
+    and ranks by mean PSNR and by mean SSIM (1 = best, ties share the best rank); rows sorted
+    by resolution (primary first), then PSNR rank."""
+    summary = summarize(metrics, settings)
+    keep = ["method", "resolution", "n"]
+    keep += [f"{m}_{s}" for m in METRICS for s in ("mean", "std", "ci_low", "ci_high")]
+    summary = summary[keep]
+    paired = paired_differences(metrics, settings).drop(columns="baseline_method")
+    out = summary.merge(paired, on=["method", "resolution"], how="left")
+    variants = variant_settings(metrics)
+    out = variants.merge(out, on="method", how="right")
+    out["baseline_method"] = pd.Series(settings.baseline_method, index=out.index, dtype=STRING)
+    for m in METRICS:
+        out[f"rank_{m}"] = (
+            out.groupby("resolution")[f"{m}_mean"].rank(method="min", ascending=False)
+        ).astype(INT)
+    out["n_pairs"] = out["n_pairs"].astype(INT)
+    primary = [settings.resolution] + [r for r in RESOLUTIONS if r != settings.resolution]
+    res = {r: i for i, r in enumerate(primary)}
+    out["_r"] = out["resolution"].map(lambda r: res.get(r, len(res)))
+    out = out.sort_values(["_r", "rank_psnr", "method"], kind="mergesort").drop(columns="_r")
+    cols = ["method", "resolution", "rank_psnr", "rank_ssim"]
+    return out[cols + [c for c in out.columns if c not in cols]].reset_index(drop=True)
+
+
+def paired_contrast(
+    metrics: pd.DataFrame, method: str, other: str, resolution: str, settings: StudySettings
+) -> dict[str, object]:
+    """``method - other`` on the pairs both have at ``resolution``: mean difference, paired
+    bootstrap CI and Wilcoxon p per metric, and the number of pairs."""
+    d = metrics[metrics["resolution"] == resolution]
+    a = d[d["method"] == method][["pair_id", *METRICS]]
+    b = d[d["method"] == other][["pair_id", *METRICS]]
+    j = a.merge(b, on="pair_id", suffixes=("", "_other"), validate="one_to_one")
+    diff = np.stack([(j[m] - j[f"{m}_other"]).to_numpy(np.float64) for m in METRICS], axis=1)
+    row: dict[str, object] = dict(n_pairs=len(j))
+    low = high = np.full(len(METRICS), math.nan)
+    if len(j):
+        low, high = percentile_ci(bootstrap_means(diff, settings.n_boot, settings.seed), 0.95)
+    for i, m in enumerate(METRICS):
+        row[f"{m}_diff_mean"] = float(diff[:, i].mean()) if len(j) else math.nan
+        row[f"{m}_diff_ci_low"], row[f"{m}_diff_ci_high"] = float(low[i]), float(high[i])
+        row[f"{m}_wilcoxon_p"] = wilcoxon_p(diff[:, i])
+    return row
+
+
+CONTRAST_DTYPES = {
+    "method": STRING,
+    "compared_with": STRING,
+    "factor": STRING,
+    "change": STRING,
+    "resolution": STRING,
+    "n_pairs": INT,
+}
+for _m in METRICS:
+    CONTRAST_DTYPES |= {
+        f"{_m}_diff_mean": FLOAT,
+        f"{_m}_diff_ci_low": FLOAT,
+        f"{_m}_diff_ci_high": FLOAT,
+        f"{_m}_wilcoxon_p": FLOAT,
+    }
+
+
+def _factor_text(factor: str, value: object) -> str:
+    if factor == "inference":
+        mode, x = value
+        return f"g0 k={x}" if mode == "g0" else f"inject at {x if x is not None else 'default'}"
+    if factor == "noise":
+        return "noise on" if value else "noise off"
+    return str(value)
+
+
+def contrasts(metrics: pd.DataFrame, settings: StudySettings) -> pd.DataFrame:
+    """One change at a time. For each SinGAN variant and each factor (reference, inference,
+    noise) where it differs from the paper's setting (:data:`PAPER_FACTORS`), the paired
+    difference to the variant that is identical except for that factor set back to the paper's
+    value, when such a variant was run. E.g. ``neighbor 5, g0 k=3`` against ``same, g0 k=3``
+    (reference) and against ``neighbor 5, g0 k=1`` (inference). Positive: the variant scores
+    higher than the one it is compared with."""
+    variants = variant_settings(metrics)
+    singan = variants[variants["family"] == "singan"]
+    by_factors = {}
+    for _, r in singan.iterrows():
+        key = tuple(sorted(_factors(r).items(), key=lambda kv: kv[0]))
+        by_factors.setdefault(key, r["method"])
+    rows = []
+    resolutions = [settings.resolution] + [r for r in RESOLUTIONS if r != settings.resolution]
+    for _, r in singan.iterrows():
+        factors = _factors(r)
+        for factor, paper_value in PAPER_FACTORS.items():
+            if factors[factor] is None or factors[factor] == paper_value:
+                continue
+            base = dict(factors, **{factor: paper_value})
+            other = by_factors.get(tuple(sorted(base.items(), key=lambda kv: kv[0])))
+            if other is None:
+                continue
+            change = (
+                f"{_factor_text(factor, paper_value)} -> {_factor_text(factor, factors[factor])}"
+            )
+            for resolution in resolutions:
+                if not (metrics["resolution"] == resolution).any():
+                    continue
+                row = dict(
+                    method=r["method"],
+                    compared_with=other,
+                    factor=factor,
+                    change=change,
+                    resolution=resolution,
+                )
+                rows.append(
+                    row | paired_contrast(metrics, r["method"], other, resolution, settings)
+                )
+    return _typed_frame(rows, CONTRAST_DTYPES)
+
+
+BY_SEQUENCE_DTYPES = {
+    "method": STRING,
+    "resolution": STRING,
+    "sequence": STRING,
+    "n_pairs": INT,
+    "psnr_mean": FLOAT,
+    "ssim_mean": FLOAT,
+    "baseline_psnr_mean": FLOAT,
+    "baseline_ssim_mean": FLOAT,
+    "psnr_vs_baseline_mean": FLOAT,
+    "psnr_vs_baseline_ci_low": FLOAT,
+    "psnr_vs_baseline_ci_high": FLOAT,
+    "ssim_vs_baseline_mean": FLOAT,
+    "ssim_vs_baseline_ci_low": FLOAT,
+    "ssim_vs_baseline_ci_high": FLOAT,
+}
+
+
+def by_sequence(ablation: pd.DataFrame, settings: StudySettings) -> pd.DataFrame:
+    """Per variant x resolution x sequence: mean scores, the baseline's mean on the same pairs
+    (the sequence's blur strength: lower means stronger blur) and the mean difference to the
+    baseline with a paired bootstrap CI over the sequence's pairs (a point when n = 1)."""
+    rows = []
+    keys = ["method", "resolution", "sequence"]
+    for (method, resolution, sequence), g in ablation.groupby(keys, sort=True, dropna=False):
+        row: dict[str, object] = dict(
+            method=method, resolution=resolution, sequence=sequence, n_pairs=len(g)
+        )
+        for m in METRICS:
+            row[f"{m}_mean"] = float(g[m].mean())
+            row[f"baseline_{m}_mean"] = float(g[f"baseline_{m}"].mean())
+            d = g[f"{m}_vs_baseline"].dropna().to_numpy(np.float64)
+            row[f"{m}_vs_baseline_mean"] = float(d.mean()) if len(d) else math.nan
+            low = high = math.nan
+            if len(d):
+                lo, hi = percentile_ci(bootstrap_means(d, settings.n_boot, settings.seed), 0.95)
+                low, high = float(lo), float(hi)
+            row[f"{m}_vs_baseline_ci_low"], row[f"{m}_vs_baseline_ci_high"] = low, high
+        rows.append(row)
+    return _typed_frame(rows, BY_SEQUENCE_DTYPES)
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown
+
+
+def _num(value: object, digits: int) -> str:
+    if _missing(value) or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _signed(value: object, digits: int) -> str:
+    return "n/a" if _missing(value) else f"{value:+.{digits}f}"
+
+
+def _p(value: object) -> str:
+    if _missing(value):
+        return "n/a"
+    return f"{value:.2g}" if value >= 1e-4 else "<1e-4"
+
+
+DIGITS = {"psnr": 2, "ssim": 3}
+
+
+def _ci(row, prefix: str, metric: str, signed: bool = False) -> str:
+    fmt = _signed if signed else _num
+    d = DIGITS[metric]
+    mean, low, high = (row[f"{prefix}_{s}"] for s in ("mean", "ci_low", "ci_high"))
+    return f"{fmt(mean, d)} [{fmt(low, d)}, {fmt(high, d)}]"
+
+
+def _ranking_section(ranking: pd.DataFrame, resolution: str, settings: StudySettings) -> list:
+    d = ranking[ranking["resolution"] == resolution]
+    primary = " (primary)" if resolution == settings.resolution else ""
+    lines = [f"## Ranking at resolution `{resolution}`{primary}", ""]
+    if d.empty:
+        return lines + ["No rows at this resolution.", ""]
+    base = settings.baseline_method
+    lines += [
+        f"| PSNR rank | SSIM rank | variant | settings | n | PSNR (dB) [95% CI] "
+        f"| ΔPSNR vs `{base}` [95% CI] | p | SSIM [95% CI] | ΔSSIM vs `{base}` [95% CI] | p |",
+        "|--:|--:|---|---|--:|---|---|--:|---|---|--:|",
+    ]
+    for _, r in d.iterrows():
+        is_base = r["method"] == base
+        dp = "(baseline)" if is_base else _ci(r, "psnr_diff", "psnr", signed=True)
+        ds = "(baseline)" if is_base else _ci(r, "ssim_diff", "ssim", signed=True)
+        pp = "" if is_base else _p(r["psnr_wilcoxon_p"])
+        ps = "" if is_base else _p(r["ssim_wilcoxon_p"])
+        name = (
+            f"**`{r['method']}`**"
+            if r["method"] == settings.reproduced_method
+            else (f"`{r['method']}`")
+        )
+        lines.append(
+            f"| {r['rank_psnr']} | {r['rank_ssim']} | {name} | {r['description']} | {r['n']} "
+            f"| {_ci(r, 'psnr', 'psnr')} | {dp} | {pp} | {_ci(r, 'ssim', 'ssim')} | {ds} | {ps} |"
+        )
+    lines.append(
+        f"| | | paper (reported) | SinGAN G_0, own sharp frame | ~100 | "
+        f"{settings.reported_psnr:g} | | | {settings.reported_ssim:g} | | |"
+    )
+    return lines + [""]
+
+
+def _contrast_section(table: pd.DataFrame, settings: StudySettings) -> list:
+    lines = [
+        "## One change at a time",
+        "",
+        "Each SinGAN variant against the variant that differs only in one factor set back to the "
+        "paper's setting (own sharp frame, g0 with k = 1, noise on): paired difference "
+        "variant − compared (positive: the change helps), paired bootstrap 95% CI, Wilcoxon p.",
+        "",
+    ]
+    d = table[table["resolution"] == settings.resolution]
+    if d.empty:
+        return lines + ["No contrasts: no variant differs from another in exactly one factor.", ""]
+    lines += [
+        f"Resolution `{settings.resolution}`.",
+        "",
+        "| factor | change | variant | compared with | n | ΔPSNR (dB) [95% CI] | p "
+        "| ΔSSIM [95% CI] | p |",
+        "|---|---|---|---|--:|---|--:|---|--:|",
+    ]
+    order = {f: i for i, f in enumerate(PAPER_FACTORS)}
+    d = d.assign(_f=d["factor"].map(order)).sort_values(["_f", "method"], kind="mergesort")
+    for _, r in d.iterrows():
+        lines.append(
+            f"| {FACTOR_TEXT[r['factor']]} | {r['change']} | `{r['method']}` "
+            f"| `{r['compared_with']}` | {r['n_pairs']} "
+            f"| {_ci(r, 'psnr_diff', 'psnr', signed=True)} | {_p(r['psnr_wilcoxon_p'])} "
+            f"| {_ci(r, 'ssim_diff', 'ssim', signed=True)} | {_p(r['ssim_wilcoxon_p'])} |"
+        )
+    return lines + [""]
+
+
+def _sequence_section(seq: pd.DataFrame, highlight: Sequence[str], settings) -> list:
+    base = settings.baseline_method
+    d = seq[(seq["resolution"] == settings.resolution) & seq["method"].isin(highlight)]
+    lines = [
+        "## Per sequence",
+        "",
+        f"Resolution `{settings.resolution}`; sequences from strongest to weakest blur (mean "
+        f"PSNR of `{base}`, the blurry input). Cells: mean ΔPSNR (dB) vs `{base}` over the "
+        "sequence's pairs.",
+        "",
+    ]
+    if d.empty:
+        return lines + ["No rows.", ""]
+    methods = [m for m in highlight if m != base and m in set(d["method"])]
+    strength = (
+        d[d["method"] == base].set_index("sequence")["psnr_mean"]
+        if base in set(d["method"])
+        else d.groupby("sequence")["baseline_psnr_mean"].mean()
+    )
+    sequences = sorted(strength.index, key=lambda s: (strength[s], s))
+    n = d.groupby("sequence")["n_pairs"].max()
+    lines += [
+        "| sequence | n | " + f"`{base}` PSNR | " + " | ".join(f"`{m}`" for m in methods) + " |",
+        "|---|--:|--:|" + "--:|" * len(methods),
+    ]
+    cell = d.set_index(["method", "sequence"])["psnr_vs_baseline_mean"]
+    for s in sequences:
+        vals = [_signed(cell.get((m, s)), 2) for m in methods]
+        lines.append(f"| {s} | {n[s]} | {_num(strength[s], 2)} | " + " | ".join(vals) + " |")
+    return lines + [""]
+
+
+def ablation_markdown(
+    ranking: pd.DataFrame,
+    contrast_table: pd.DataFrame,
+    sequence_table: pd.DataFrame,
+    metrics: pd.DataFrame,
+    settings: StudySettings,
+    skipped: Mapping[str, str] | None = None,
+    highlight: Sequence[str] = (),
+) -> str:
+    """``ablation.md``: what was run on how many pairs, rankings per resolution, one-factor
+    contrasts, the per-sequence breakdown and the variants the dataset could not supply."""
+    pairs = metrics["pair_id"].nunique()
+    sequences = metrics["sequence"].nunique()
+    datasets = ", ".join(sorted(set(metrics["dataset"].dropna()))) if "dataset" in metrics else ""
+    hashes = sorted(set(metrics["config_hash"].dropna()))
+    scales = sorted(set(metrics["num_scales"].dropna()))
+    lines = [
+        "# Ablation study: baselines and SinGAN deblurring variants",
+        "",
+        f"{ranking['method'].nunique()} variants on the same {pairs} pairs from {sequences} "
+        f"sequences" + (f" (dataset: {datasets})" if datasets else "") + ". "
+        f"SinGAN config hash {', '.join(hashes) or 'n/a'}"
+        + (f", {', '.join(map(str, scales))} scales" if scales else "")
+        + "; every variant with the same reference image uses the same trained pyramid.",
+        "",
+        f"Statistics over pairs: means with {settings.confidence:.0%} percentile bootstrap CIs "
+        f"({settings.n_boot} resamples, seed {settings.seed}); Δ = variant − "
+        f"`{settings.baseline_method}` (the blurry input) on the same pair, with a paired "
+        "bootstrap CI (pairs resampled, both methods together) and a two-sided Wilcoxon "
+        "signed-rank p (scipy, zero differences dropped). p-values are per comparison, not "
+        f"corrected for the number of variants; with n = {pairs} pairs no two-sided Wilcoxon p "
+        f"can be below {2 / 2**pairs:.2g}, so read the CIs too.",
+        "",
+        f"Paper's setting: **`{settings.reproduced_method}`** (bold below). Reported: PSNR "
+        f"{settings.reported_psnr:g} dB, SSIM {settings.reported_ssim:g}.",
+        "",
+    ]
+    for resolution in [settings.resolution] + [r for r in RESOLUTIONS if r != settings.resolution]:
+        if (ranking["resolution"] == resolution).any():
+            lines += _ranking_section(ranking, resolution, settings)
+    lines += _contrast_section(contrast_table, settings)
+    lines += _sequence_section(sequence_table, highlight, settings)
+    lines += ["## Variants not run", ""]
+    if skipped:
+        lines += [f"- `{name}`: {why}" for name, why in sorted(skipped.items())]
+    else:
+        lines.append("None: every configured variant ran on every pair.")
+    return "\n".join(lines).rstrip() + "\n"
