@@ -17,6 +17,7 @@ from PIL import Image
 
 import deblur
 from deblur.errors import DeblurError
+from deblur.singan import fast as fast_module
 from deblur.singan import train as train_module
 from deblur.singan.checkpoint import load_model, scale_path
 from deblur.singan.generate import deblur_image, draw_prev
@@ -227,13 +228,24 @@ def test_finished_model_is_not_retrained(trained, image):
     assert (trained / "model.json").stat().st_mtime_ns == stamp
 
 
-def test_non_finite_loss_stops_with_scale_and_iteration(image, tmp_path, monkeypatch):
-    def nan_penalty(D, real, fake, weight):
+@pytest.mark.parametrize("reference_step", [False, True], ids=["fast", "reference"])
+def test_non_finite_loss_stops_with_scale_and_iteration(
+    image, tmp_path, monkeypatch, reference_step
+):
+    # the optimized step (the default since the training-speed work) computes the penalty in
+    # fast.penalty, the reference step in train.gradient_penalty: poison the one in use
+    def nan(*args):
         return torch.tensor(float("nan"))
 
-    monkeypatch.setattr(train_module, "gradient_penalty", nan_penalty)
+    if reference_step:
+        monkeypatch.setattr(train_module, "gradient_penalty", nan)
+    else:
+        monkeypatch.setattr(fast_module, "penalty", nan)
     with pytest.raises(DeblurError, match="diverged at scale 0, iteration 0"):
-        fit(image, tmp_path / "nan", niter=2)
+        train(
+            image, tmp_path / "nan", {**TINY, "niter": 2}, device="cpu", threads=1,
+            progress=False, reference_step=reference_step,
+        )  # fmt: skip
     assert not (tmp_path / "nan" / "model.json").exists()
 
 

@@ -57,7 +57,7 @@ class ScaleCheckpoint:
     generator: dict  # state_dict
     critic: dict  # state_dict (the next scale starts from it when channels match)
     stats: dict  # final losses, seconds, niter: one train_log row
-    run: dict  # config, config_hash, seed, image_sha256
+    run: dict  # config, config_hash, seed, image_sha256, precision
 
 
 def save_scale(model_dir: str | os.PathLike, ckpt: ScaleCheckpoint) -> Path:
@@ -91,6 +91,9 @@ def run_mismatch(found: dict, wanted: dict) -> str | None:
         problems.append(f"seed {found.get('seed')} (now {wanted['seed']})")
     if found.get("image_sha256") != wanted["image_sha256"]:
         problems.append("a different training image")
+    old, new = found.get("precision", "fp32"), wanted.get("precision", "fp32")
+    if old != new:
+        problems.append(f"precision {old} (now {new})")
     return "; ".join(problems) or None
 
 

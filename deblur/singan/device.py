@@ -14,6 +14,7 @@ from deblur.errors import DeblurError
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda", "cuda:N")
+PRECISIONS = ("fp32", "bf16")  # training arithmetic: float32, or bfloat16 autocast
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
@@ -62,3 +63,14 @@ def flush_denormals(device: torch.device) -> Iterator[None]:
         yield
     finally:
         torch.set_flush_denormal(False)
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The arithmetic of ``precision`` on ``device``: "fp32" is plain float32, "bf16" is
+    ``torch.autocast`` to bfloat16 (convolutions in bf16, reductions and the optimizer in
+    float32)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    raise DeblurError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")

@@ -7,6 +7,7 @@ all coarser generators with fresh noise (``"rand"``) or with the fixed reconstru
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -63,16 +64,44 @@ def draw_prev(
     """
     if mode not in ("rand", "rec"):
         raise ValueError(f"mode must be 'rand' or 'rec', got {mode!r}")
+    chain = CoarseChain(list(generators), list(noise_amps), list(sizes))
     device = _device_of(generators)
-    x = torch.zeros(1, IMAGE_CHANNELS, *sizes[0], device=device)
-    for k, G in enumerate(generators):
-        if mode == "rec":
-            z = z_opts[k]
-        else:
-            z = draw_noise(sizes[k], coarsest=k == 0, device=device, generator=generator)
-        x = G(noise_amps[k] * z, x)
-        x = resize_tensor(x, sizes[k + 1])
-    return x
+    zs = list(z_opts[: len(generators)]) if mode == "rec" else chain.draw_noise(device, generator)
+    return chain.run([zs])
+
+
+@dataclasses.dataclass
+class CoarseChain:
+    """The trained coarser scales of a scale being trained, run coarse to fine.
+
+    :func:`draw_prev` split in two, so that several previous images can be made in one batch
+    from noise drawn in the reference's order: :meth:`draw_noise` draws what one "rand" image
+    needs, :meth:`run` runs the (frozen, eval-mode: batch-independent) generators on a batch.
+    """
+
+    generators: list[Generator]
+    noise_amps: list[float]
+    sizes: list[tuple[int, int]]  # of all scales up to at least the one being trained
+
+    def draw_noise(
+        self, device: torch.device | str, generator: torch.Generator | None = None
+    ) -> list[torch.Tensor]:
+        """One "rand" image's noise, coarsest scale first (nothing at scale 0)."""
+        return [
+            draw_noise(self.sizes[k], coarsest=k == 0, device=device, generator=generator)
+            for k in range(len(self.generators))
+        ]
+
+    @torch.no_grad()
+    def run(self, noises: Sequence[Sequence[torch.Tensor]]) -> torch.Tensor:
+        """The previous images (B, 3, h, w) made from B lists of :meth:`draw_noise` output."""
+        device = _device_of(self.generators)
+        x = torch.zeros(len(noises), IMAGE_CHANNELS, *self.sizes[0], device=device)
+        for k, G in enumerate(self.generators):
+            z = noises[0][k] if len(noises) == 1 else torch.cat([zs[k] for zs in noises])
+            x = G(self.noise_amps[k] * z, x)
+            x = resize_tensor(x, self.sizes[k + 1])
+        return x
 
 
 def _device_of(generators: Sequence[Generator]) -> torch.device:
