@@ -79,7 +79,7 @@ class BatchNormInputGrad(torch.autograd.Function):
         dg, sum_grad_x, sum_grad = torch.ops.aten.native_batch_norm_backward(
             grad, a, weight, None, None, mean, invstd, True, ctx.eps, [True, True, True]
         )
-        sum_grad_g = (grad * g).sum((0, 2, 3), dtype=torch.float32)
+        sum_grad_g = (grad * g).sum((0, 2, 3), dtype=sum_gx.dtype)  # float32 under bf16
         c = sum_gx / n  # mean(g * xhat)
         # proj = sum(grad * (g - mean(g) - xhat * c)), so that d/dweight = invstd * proj
         proj = sum_grad_g - sum_g / n * sum_grad - c * sum_grad_x

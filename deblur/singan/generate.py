@@ -95,8 +95,8 @@ class CoarseChain:
     @torch.no_grad()
     def run(self, noises: Sequence[Sequence[torch.Tensor]]) -> torch.Tensor:
         """The previous images (B, 3, h, w) made from B lists of :meth:`draw_noise` output."""
-        device = _device_of(self.generators)
-        x = torch.zeros(len(noises), IMAGE_CHANNELS, *self.sizes[0], device=device)
+        params = next(self.generators[0].parameters()) if self.generators else torch.zeros(())
+        x = params.new_zeros(len(noises), IMAGE_CHANNELS, *self.sizes[0])
         for k, G in enumerate(self.generators):
             z = noises[0][k] if len(noises) == 1 else torch.cat([zs[k] for zs in noises])
             x = G(self.noise_amps[k] * z, x)

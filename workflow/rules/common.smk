@@ -67,6 +67,11 @@ try:
 except DeblurError as exc:
     _fail(f"singan: {exc}")
 SINGAN_HASH = SINGAN.config_hash()
+# what a trained pyramid depends on besides the settings: its arithmetic (fp32 and bf16
+# pyramids never share a directory; fp32 keeps the plain hash)
+MODEL_KEY = SINGAN_HASH + (
+    "" if config["train"]["precision"] == "fp32" else f"-{config['train']['precision']}"
+)
 
 METHODS = {}
 for _m in config["methods"]:
@@ -164,7 +169,7 @@ wildcard_constraints:
     singan_method=_alternatives(SINGAN_METHODS),
     baseline_method=_alternatives(BASELINE_METHODS),
     method=_alternatives(METHODS),
-    cfg=SINGAN_HASH,
+    cfg=MODEL_KEY,
 
 
 def job_resources(section):
@@ -176,7 +181,7 @@ def job_resources(section):
 
 
 def model_dir(ref):
-    return f"results/models/{SINGAN_HASH}/{ref}"
+    return f"results/models/{MODEL_KEY}/{ref}"
 
 
 def get_reference_image(wildcards):
@@ -274,7 +279,7 @@ def get_all_benchmarks():
     """Benchmark TSVs of every per-pair job (aggregated into cost.parquet)."""
     files = expand(
         "results/benchmarks/train_singan/{cfg}/{ref}.tsv",
-        cfg=SINGAN_HASH,
+        cfg=MODEL_KEY,
         ref=MODEL_REFS,
     )
     files += expand(

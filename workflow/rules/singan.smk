@@ -20,9 +20,12 @@ rule train_singan:
         settings=" ".join(f"--set {k}={v}" for k, v in sorted(config["singan"].items())),
         device=config["train"]["device"],
         seed=config["train"]["seed"],
+        precision=config["train"]["precision"],
+        compile="--compile" if config["train"]["compile"] else "",
     shell:
         "python -m deblur train --image {input.image} --out {params.out} {params.settings}"
-        " --device {params.device} --seed {params.seed} --threads {threads} > {log} 2>&1"
+        " --device {params.device} --seed {params.seed} --threads {threads}"
+        " --precision {params.precision} {params.compile} > {log} 2>&1"
 
 
 rule deblur_singan:
