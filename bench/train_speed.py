@@ -35,7 +35,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from deblur.data.imageio import read_rgb
 from deblur.singan.checkpoint import ScaleCheckpoint, build_generator
 from deblur.singan.config import load_config
-from deblur.singan.device import autocast, flush_denormals, resolve_device, set_threads
+from deblur.singan.device import flush_denormals, resolve_device, set_threads
 from deblur.singan.fast import FastStep, to_channels_last
 from deblur.singan.pyramid import build_pyramid, image_to_tensor, pyramid_sizes
 from deblur.singan.train import make_models, make_optimizers, prepare_scale, scale_seed, train_step
@@ -112,16 +112,15 @@ class Runner:
                     copy.deepcopy(g) for g in inputs.coarser.generators
                 ]
             to_channels_last(self.G, self.D, self.inputs)
-            self.step = FastStep()
+            self.step = FastStep(precision="bf16" if variant == "bf16" else "fp32")
         self.opt_g, self.opt_d, _ = make_optimizers(
             self.G, self.D, config, fused=variant != "reference"
         )
         self.precision = "bf16" if variant == "bf16" else "fp32"
 
     def __call__(self, n: int = 1) -> None:
-        with autocast(self.device, self.precision):
-            for _ in range(n):
-                self.step(self.G, self.D, self.opt_g, self.opt_d, self.inputs, self.config)
+        for _ in range(n):
+            self.step(self.G, self.D, self.opt_g, self.opt_d, self.inputs, self.config)
 
     def timed(self, n: int) -> float:
         sync(self.device)

@@ -33,6 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from deblur.singan.config import SinGANConfig
+from deblur.singan.device import autocast
 from deblur.singan.generate import draw_noise
 from deblur.singan.models import Discriminator, Generator
 
@@ -202,14 +203,19 @@ class FastStep:
 
     Same math and random numbers; returns the last (err_d, err_g, rec_loss), detached.
     ``G``, ``D`` and the tensors of ``inputs`` should be channels-last
-    (:func:`to_channels_last`); other layouts work, slower. With ``compile=True`` the two loss
-    functions go through ``torch.compile`` (fewer kernel launches on CUDA; on CPU it measured
-    slower, see the README).
+    (:func:`to_channels_last`); other layouts work, slower.
+
+    ``precision="bf16"`` runs the forward passes under bfloat16 autocast, one autocast region
+    per pass: autocast caches the bf16 copy of each weight until its region ends, so a region
+    spanning an optimizer step would keep computing with the weights from before the step.
+    With ``compile=True`` the two loss functions go through ``torch.compile`` (fewer kernel
+    launches on CUDA; on CPU it measured slower, see the README).
     """
 
-    def __init__(self, compile: bool = False):
+    def __init__(self, compile: bool = False, precision: str = "fp32"):
         self.critic_loss = torch.compile(critic_loss) if compile else critic_loss
         self.generator_loss = torch.compile(generator_loss) if compile else generator_loss
+        self.precision = precision
 
     def __call__(
         self,
@@ -222,33 +228,41 @@ class FastStep:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         real = inputs.real
         device = real.device
+
+        def forward():
+            return autocast(device, self.precision)
+
         noise = nhwc(inputs.noise_amp * draw_noise(real.shape[-2:], inputs.scale == 0, device))
-        prevs, alphas = draw_prevs(inputs, config.d_steps, device)
+        with forward():
+            prevs, alphas = draw_prevs(inputs, config.d_steps, device)
         rec_input = nhwc(inputs.noise_amp * inputs.z_opt)
 
         # G is unchanged during the critic steps: their fakes now; the last one with a graph,
         # which the first generator step reuses (the reference makes it again there)
-        with torch.no_grad():
-            fakes = [G(noise, prev) for prev in prevs[:-1]]
-        with counted_twice(G):
-            fake = G(noise, prevs[-1])
+        with forward():
+            with torch.no_grad():
+                fakes = [G(noise, prev) for prev in prevs[:-1]]
+            with counted_twice(G):
+                fake = G(noise, prevs[-1])
         fakes.append(fake.detach())
 
         for prev_fake, alpha in zip(fakes, alphas, strict=True):
             opt_d.zero_grad(set_to_none=True)
-            err_d = self.critic_loss(D, real, prev_fake, alpha, config.lambda_grad)
+            with forward():
+                err_d = self.critic_loss(D, real, prev_fake, alpha, config.lambda_grad)
             err_d.backward()
             opt_d.step()
 
         D.requires_grad_(False)  # G's steps need D's input gradient only
         try:
             for step in range(config.g_steps):
-                if step > 0:
-                    fake = G(noise, prevs[-1])
                 opt_g.zero_grad(set_to_none=True)
-                err_g, rec_loss = self.generator_loss(
-                    G, D, fake, rec_input, inputs.prev_rec, real, config.alpha
-                )
+                with forward():
+                    if step > 0:
+                        fake = G(noise, prevs[-1])
+                    err_g, rec_loss = self.generator_loss(
+                        G, D, fake, rec_input, inputs.prev_rec, real, config.alpha
+                    )
                 (err_g + rec_loss).backward()
                 opt_g.step()
         finally:

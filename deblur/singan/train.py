@@ -37,13 +37,7 @@ from deblur.singan.checkpoint import (
     write_train_log,
 )
 from deblur.singan.config import SinGANConfig, load_config
-from deblur.singan.device import (
-    PRECISIONS,
-    autocast,
-    flush_denormals,
-    resolve_device,
-    set_threads,
-)
+from deblur.singan.device import PRECISIONS, flush_denormals, resolve_device, set_threads
 from deblur.singan.fast import FastStep, to_channels_last
 from deblur.singan.generate import CoarseChain, draw_noise, draw_prev
 from deblur.singan.models import Discriminator, Generator
@@ -185,13 +179,12 @@ def train_scale(
     progress: bool = True,
     desc: str = "",
     step: Callable = train_step,
-    precision: str = "fp32",
 ) -> dict:
     """Train one scale for ``config.niter`` iterations of ``step``; returns its train_log stats.
 
-    ``step`` is :func:`train_step` or the optimized :class:`~deblur.singan.fast.FastStep`;
-    ``precision`` "bf16" runs it under autocast. Losses stay on the device: they are read
-    (one host-device sync) every ``LOG_EVERY`` iterations and at the end.
+    ``step`` is :func:`train_step` or the optimized :class:`~deblur.singan.fast.FastStep` (which
+    also carries the precision). Losses stay on the device: they are read (one host-device
+    sync) every ``LOG_EVERY`` iterations and at the end.
 
     Raises DeblurError naming the scale and first iteration whose loss was NaN or infinite.
     """
@@ -208,8 +201,7 @@ def train_scale(
     for it in bar:
         if redraw_z_opt:  # the reference code's behaviour at scale 0 (fixed_z_opt: false)
             inputs.z_opt = draw_noise(inputs.real.shape[-2:], True, device)
-        with autocast(device, precision):
-            losses = step(G, D, opt_g, opt_d, inputs, config)
+        losses = step(G, D, opt_g, opt_d, inputs, config)
         for scheduler in schedulers:
             scheduler.step()
         divergence.update(it, losses)
@@ -307,6 +299,8 @@ def train(
     device = resolve_device(device)
     if precision not in PRECISIONS:
         raise DeblurError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    if reference_step and precision != "fp32":
+        raise DeblurError("the reference step runs in fp32 only; drop --reference-step for bf16")
     set_threads(threads)
     image_path, out_dir = Path(image_path), Path(out_dir)
     image = read_rgb(image_path)
@@ -319,7 +313,7 @@ def train(
         image_sha256=file_sha256(image_path),
         precision=precision,
     )
-    step = train_step if reference_step else FastStep(compile=compile)
+    step = train_step if reference_step else FastStep(compile=compile, precision=precision)
 
     if out_dir.exists() and not out_dir.is_dir():
         raise DeblurError(f"--out {out_dir} is a file; give a directory for the model")
@@ -361,9 +355,7 @@ def train(
                 to_channels_last(G, D, inputs)
             h, w = sizes[scale]
             desc = f"scale {scale}/{len(sizes) - 1} {h}x{w}"
-            stats = train_scale(
-                G, D, inputs, config, progress=progress, desc=desc, step=step, precision=precision
-            )
+            stats = train_scale(G, D, inputs, config, progress=progress, desc=desc, step=step)
             ckpt = ScaleCheckpoint(
                 scale=scale,
                 size=[h, w],
