@@ -175,9 +175,11 @@ def highlight_methods(metrics: pd.DataFrame, settings) -> list[str]:
 
     ``settings.highlight`` when given (unknown names are dropped with a warning). Otherwise, in
     this order and at most ``settings.max_highlight``: the baseline, the reproduced (paper's)
-    method, the other baselines by name, and for each SinGAN reference (same, neighbor 1, ...)
-    its variant with the highest mean PSNR at ``settings.resolution`` unless the reproduced
-    method already is it.
+    method, the other baselines by name, then one SinGAN variant per other reference frame
+    (neighbor 1, 5, ... nearest first): the one with the reproduced method's deblurring settings
+    (what changes with a non-leaking reference), or, if none was run, the one with the highest
+    mean PSNR at ``settings.resolution``. The k / inject / noise ablations are in the study
+    figures, not here.
     """
     present = set(metrics["method"].dropna())
     if settings.highlight:
@@ -192,14 +194,20 @@ def highlight_methods(metrics: pd.DataFrame, settings) -> list[str]:
     )
     d = metrics[metrics["resolution"] == settings.resolution]
     means = d.groupby("method")["psnr"].mean()
-    singan = variants[variants["family"] == "singan"]
+    singan = variants[variants["family"] == "singan"].set_index("method", drop=False)
+    paper = (
+        _factors(singan.loc[settings.reproduced_method])
+        if settings.reproduced_method in singan.index
+        else None
+    )
     for ref in sorted(singan["reference"].dropna().unique(), key=reference_order):
-        members = [m for m in singan.loc[singan["reference"] == ref, "method"] if m in means]
-        if not members:
+        members = sorted(m for m in singan.index[singan["reference"] == ref] if m in means)
+        if not members or (paper is not None and ref == paper["reference"]):
             continue
-        best = max(sorted(members), key=lambda m: means[m])  # ties: first by name
-        if best not in chosen:
-            chosen.append(best)
+        twins = [
+            m for m in members if paper and _factors(singan.loc[m]) == paper | {"reference": ref}
+        ]
+        chosen.append(twins[0] if twins else max(members, key=lambda m: means[m]))
     return list(dict.fromkeys(chosen))[: settings.max_highlight]
 
 
@@ -306,7 +314,9 @@ def paired_contrast(
     row: dict[str, object] = dict(n_pairs=len(j))
     low = high = np.full(len(METRICS), math.nan)
     if len(j):
-        low, high = percentile_ci(bootstrap_means(diff, settings.n_boot, settings.seed), 0.95)
+        low, high = percentile_ci(
+            bootstrap_means(diff, settings.n_boot, settings.seed), settings.confidence
+        )
     for i, m in enumerate(METRICS):
         row[f"{m}_diff_mean"] = float(diff[:, i].mean()) if len(j) else math.nan
         row[f"{m}_diff_ci_low"], row[f"{m}_diff_ci_high"] = float(low[i]), float(high[i])
@@ -418,7 +428,9 @@ def by_sequence(ablation: pd.DataFrame, settings: StudySettings) -> pd.DataFrame
             row[f"{m}_vs_baseline_mean"] = float(d.mean()) if len(d) else math.nan
             low = high = math.nan
             if len(d):
-                lo, hi = percentile_ci(bootstrap_means(d, settings.n_boot, settings.seed), 0.95)
+                lo, hi = percentile_ci(
+                    bootstrap_means(d, settings.n_boot, settings.seed), settings.confidence
+                )
                 low, high = float(lo), float(hi)
             row[f"{m}_vs_baseline_ci_low"], row[f"{m}_vs_baseline_ci_high"] = low, high
         rows.append(row)

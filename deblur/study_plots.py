@@ -178,6 +178,9 @@ def plot_study_paired(ranking: pd.DataFrame, settings: PlotSettings):
     ax0 = axes[0][0]
     ax0.set_yticks(range(len(order)))
     ax0.set_yticklabels(order, fontsize=9)
+    for tick in ax0.get_yticklabels():  # the paper's setting stands out
+        if tick.get_text() == settings.reproduced_method:
+            tick.set_fontweight("bold")
     ax0.set_ylim(len(order) - 0.5, -0.5)
     from matplotlib.lines import Line2D
 

@@ -175,13 +175,13 @@ def test_examples_show_every_panel_at_the_model_resolution_with_clear_row_labels
     fig = plot_examples(metrics, settings)
     fig.canvas.draw()
     axes = np.array(fig.axes).reshape(4, -1)
-    # blurry | unsharp | singan_same_k1 | best same variant | sharp: identity not repeated
+    # blurry | baselines | paper's setting | its neighbor twin | sharp: identity not repeated
     titles = [ax.get_title().replace("\n", "") for ax in axes[0]]
     assert titles == [
         "blurry input",
         "unsharp",
         "singan_same_k1",
-        "singan_same_k1_nonoise",
+        "singan_nb5_k1",
         "sharp (ground truth)",
     ]
     shapes = {ax.images[0].get_array().shape[:2] for ax in axes.ravel()}

@@ -197,10 +197,15 @@ def test_by_sequence_reflects_blur_strength(metrics):
 
 def test_highlight_is_automatic_or_explicit(metrics):
     auto = highlight_methods(metrics, SETTINGS)
-    # baseline, paper's setting, other baselines, best per reference (same: nonoise; nb5: k1)
-    assert auto == [
+    # baseline, paper's setting, other baselines, the paper's setting with each other reference
+    assert auto == ["identity", "singan_same_k1", "unsharp", "singan_nb5_k1"]
+    # without a twin of the paper's setting: the best variant of that reference
+    no_twin = metrics[metrics["method"] != "singan_nb5_k1"]
+    assert highlight_methods(no_twin, SETTINGS)[-1] == "singan_nb5_k2"
+    # the paper's setting absent: the best variant of every reference
+    other = StudySettings(reproduced_method="nosuch")
+    assert highlight_methods(metrics, other) == [
         "identity",
-        "singan_same_k1",
         "unsharp",
         "singan_same_k1_nonoise",
         "singan_nb5_k1",

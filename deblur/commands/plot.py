@@ -82,7 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="METHOD",
         help="methods of the compact figures (default: automatic: the baseline, the "
-        "reproduced method, other baselines, the best SinGAN variant per reference)",
+        "reproduced method, other baselines, its twin with each other reference frame)",
     )
     parser.add_argument(
         "--max-highlight",

@@ -87,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="METHOD",
         help="methods of the per-sequence table (default: automatic: the baseline, the paper's "
-        "setting, other baselines, the best variant per reference)",
+        "setting, other baselines, its twin with each other reference frame)",
     )
     parser.add_argument(
         "--max-highlight",
