@@ -481,9 +481,9 @@ def plot_paired(metrics: pd.DataFrame, paired: pd.DataFrame, settings: PlotSetti
                     ptxt = "n/a" if pd.isna(p) else (f"= {p:.2g}" if p >= 1e-4 else "< 1e-4")
                     digits = 2 if m == "psnr" else 3
                     mean = s[f"{m}_diff_mean"]
-                    labels.append(f"{meth}\nmean {mean:+.{digits}f}\np {ptxt}")
+                    labels.append(f"{_wrap(meth, 15)}\nmean {mean:+.{digits}f}\np {ptxt}")
                 else:
-                    labels.append(meth)
+                    labels.append(_wrap(meth, 15))
             ax.set_xticks(range(len(order)))
             ax.set_xticklabels(labels, fontsize=8.5)
             n = int(stats["n_pairs"].max()) if len(stats) else 0
