@@ -117,15 +117,18 @@ def describe(row: Mapping[str, object]) -> str:
     if row.get("family") != "singan":
         params = row.get("baseline_params")
         return f"{row['kind']}" + ("" if _missing(params) or params == "{}" else f" {params}")
-    parts = [row["reference"] or "?"]
-    if row.get("deblur_mode") == "inject":
+    ref, mode, noise = row.get("reference"), row.get("deblur_mode"), row.get("deblur_noise")
+    parts = ["reference not recorded" if _missing(ref) else str(ref)]
+    if _missing(mode):
+        parts.append("deblur mode not recorded")
+    elif mode == "inject":
         scale, n = row.get("inject_scale"), row.get("num_scales")
         at = "default" if _missing(scale) else f"{scale}"
         parts.append(f"inject at scale {at}" + ("" if _missing(n) else f" of {n}"))
     else:
         parts.append(f"g0 k={row.get('deblur_steps')}")
-    noise = row.get("deblur_noise")
-    parts.append("noise off" if not _missing(noise) and not bool(noise) else "noise on")
+    if not _missing(noise):
+        parts.append("noise on" if bool(noise) else "noise off")
     return ", ".join(parts)
 
 
@@ -154,17 +157,20 @@ def variant_settings(metrics: pd.DataFrame) -> pd.DataFrame:
     return _typed_frame(rows, VARIANT_DTYPES)
 
 
-def _inference(row) -> tuple[str, int] | None:
-    if row["deblur_mode"] == "inject":
+def _inference(row) -> tuple[str, int | None] | None:
+    """("g0", k) or ("inject", scale); None when the rows do not say (unknown settings)."""
+    mode = row["deblur_mode"]
+    if not _missing(mode) and mode == "inject":
         return ("inject", None if _missing(row["inject_scale"]) else int(row["inject_scale"]))
-    if _missing(row["deblur_steps"]):
+    if _missing(mode) or _missing(row["deblur_steps"]):
         return None
     return ("g0", int(row["deblur_steps"]))
 
 
 def _factors(row) -> dict[str, object]:
+    """A SinGAN variant's settings as the factors contrasts vary (None: not recorded)."""
     return {
-        "reference": row["reference"],
+        "reference": None if _missing(row["reference"]) else row["reference"],
         "inference": _inference(row),
         "noise": None if _missing(row["deblur_noise"]) else bool(row["deblur_noise"]),
     }

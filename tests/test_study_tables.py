@@ -250,3 +250,25 @@ def test_markdown_summary_states_method_and_lists_skipped(metrics):
     ]
     assert [line.split("|")[1].strip() for line in seq_lines] == ["seqA", "seqB", "seqC"]
     assert "- `singan_nb10_k1`: sequence x has 1 frame(s)" in text
+
+
+def test_variants_without_recorded_settings_still_rank(metrics):
+    """Hand-made metrics (evaluate without the workflow's --meta) lack the settings columns."""
+    bare = metrics.copy()
+    singan = bare["kind"] == "singan"
+    for col in (
+        "reference_mode",
+        "reference_offset",
+        "deblur_steps",
+        "deblur_mode",
+        "deblur_noise",
+    ):
+        bare.loc[singan, col] = pd.NA
+    bare = bare[bare["method"].isin(["identity", "unsharp", "singan_same_k1"])]
+    v = variant_settings(bare).set_index("method")
+    assert v.loc["singan_same_k1", "description"] == (
+        "reference not recorded, deblur mode not recorded"
+    )
+    assert contrasts(bare, SETTINGS).empty
+    assert highlight_methods(bare, SETTINGS) == ["identity", "singan_same_k1", "unsharp"]
+    assert len(rank_variants(bare, SETTINGS)) == 3 * 2
