@@ -174,9 +174,10 @@ def assign_references(
             step = -offset
         else:
             raise DeblurError(
-                f"no neighbor reference for pair {pair.pair_id}: sequence {pair.sequence} has "
-                f"{len(members)} frame(s), offset {offset} needs at least {offset + 1}; lower "
-                "the offset or use reference mode same"
+                f"no neighbor reference for pair {pair.pair_id}: it is frame {i + 1} of "
+                f"{len(members)} in sequence {pair.sequence}, and neither {offset} frames later "
+                f"nor earlier exists (every frame has one when a sequence has at least "
+                f"{2 * offset} frames); lower the offset or use reference mode same"
             )
         samples.append(_with_reference(pair, members[i + step], mode, step))
     return samples
