@@ -2,6 +2,7 @@
 (recorded, never resumed as fp32), its results stay within fp32's seed-to-seed spread on the
 embedded synthetic data, and the loop leaves losses on the device between log points."""
 
+import copy
 import json
 
 import numpy as np
@@ -17,7 +18,9 @@ from deblur.metrics import psnr
 from deblur.singan import fast
 from deblur.singan import train as train_module
 from deblur.singan.checkpoint import load_model
+from deblur.singan.config import SinGANConfig
 from deblur.singan.generate import deblur_image, draw_prev
+from deblur.singan.models import Discriminator
 from deblur.singan.pyramid import build_pyramid, image_to_tensor
 from deblur.singan.train import LOG_EVERY, train
 
@@ -131,3 +134,44 @@ def test_bf16_stays_within_the_fp32_seed_spread(pair, tmp_path):
         fp32 = np.array([v[metric] for (p, _), v in runs.items() if p == "fp32"])
         bf16 = np.array([v[metric] for (p, _), v in runs.items() if p == "bf16"])
         assert abs(bf16.mean() - fp32.mean()) < 2 * fp32.std(ddof=1), (metric, fp32, bf16)
+
+
+def test_compiled_critic_loss_trains_like_the_eager_one(pair, tmp_path):
+    """``--compile`` (torch.compile of the critic loss) runs through the training loop, is
+    recorded, and follows the eager run: same math, only inductor's float rounding."""
+    sharp, _ = pair
+    eager = load_model(fit(sharp, tmp_path / "eager", max_size=24), "cpu")
+    out = train(
+        sharp, tmp_path / "compiled", {**TINY, "max_size": 24}, device="cpu", seed=0, threads=1,
+        progress=False, compile=True,
+    )  # fmt: skip
+    assert json.loads((out / "model.json").read_text())["compile"] is True
+    compiled = load_model(out, "cpu")
+    # Adam moves a weight by at most ~lr per step whatever the gradient's size, so rounding
+    # that flips a near-zero gradient's sign can move it by 2 lr per step, no more
+    config = SinGANConfig(**{**TINY, "max_size": 24})
+    bound = 2 * config.lr_g * config.g_steps * config.niter
+    for G_eager, G_compiled in zip(eager.generators, compiled.generators, strict=True):
+        for p, q in zip(G_eager.parameters(), G_compiled.parameters(), strict=True):
+            torch.testing.assert_close(q, p, rtol=0, atol=bound)
+    assert compiled.noise_amps == pytest.approx(eager.noise_amps, rel=1e-3)
+
+
+def test_compiled_critic_loss_equals_the_eager_one():
+    """Loss and critic gradients of the compiled critic loss match the eager function's."""
+    torch.manual_seed(0)
+    config = SinGANConfig(**TINY)
+    D = Discriminator(config, 8).to(memory_format=torch.channels_last)
+    real, fake = (fast.nhwc(torch.randn(1, 3, 30, 34)) for _ in range(2))
+    alpha = torch.rand(1, 1, 1, 1)
+    results = []
+    for loss_fn in (fast.critic_loss, torch.compile(fast.critic_loss)):
+        D.zero_grad(set_to_none=True)
+        critic = copy.deepcopy(D)
+        loss = loss_fn(critic, real, fake, alpha, config.lambda_grad)
+        loss.backward()
+        results.append((loss.detach(), [p.grad for p in critic.parameters()]))
+    (loss_e, grads_e), (loss_c, grads_c) = results
+    torch.testing.assert_close(loss_c, loss_e, rtol=1e-4, atol=1e-5)
+    for g_c, g_e in zip(grads_c, grads_e, strict=True):
+        torch.testing.assert_close(g_c, g_e, rtol=1e-3, atol=1e-5)

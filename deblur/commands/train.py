@@ -49,7 +49,7 @@ def add_arguments(parser):
     )  # fmt: skip
     parser.add_argument(
         "--compile", action="store_true",
-        help="pass the training losses through torch.compile (meant for CUDA, where it saves "
+        help="pass the critic loss through torch.compile (meant for CUDA, where it saves "
         "kernel launches; measured slower on CPU); compiles once per scale",
     )  # fmt: skip
     parser.add_argument(

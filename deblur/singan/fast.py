@@ -208,13 +208,16 @@ class FastStep:
     ``precision="bf16"`` runs the forward passes under bfloat16 autocast, one autocast region
     per pass: autocast caches the bf16 copy of each weight until its region ends, so a region
     spanning an optimizer step would keep computing with the weights from before the step.
-    With ``compile=True`` the two loss functions go through ``torch.compile`` (fewer kernel
-    launches on CUDA; on CPU it measured slower, see the README).
+    With ``compile=True`` the critic loss (three of D's passes and the penalty's double
+    backward, most of an iteration's kernel launches) goes through ``torch.compile``: fewer
+    launches on CUDA; on CPU it measured slower, see the README. The generator loss stays
+    eager: compiled, its BatchNorm running-statistics update bumps the version of tensors the
+    eager fake's graph saved, and the backward refuses to run.
     """
 
     def __init__(self, compile: bool = False, precision: str = "fp32"):
         self.critic_loss = torch.compile(critic_loss) if compile else critic_loss
-        self.generator_loss = torch.compile(generator_loss) if compile else generator_loss
+        self.generator_loss = generator_loss
         self.precision = precision
 
     def __call__(

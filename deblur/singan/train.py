@@ -280,7 +280,7 @@ def train(
         and on GPUs; see the README for its effect on results). Part of the run's identity: a
         directory trained with one precision is never resumed with the other.
     compile : bool
-        Pass the loss functions through ``torch.compile`` (meant for CUDA; slower on CPU).
+        Pass the critic loss through ``torch.compile`` (meant for CUDA; slower on CPU).
     reference_step : bool
         Train with the straightforward :func:`train_step` instead of the optimized
         :class:`~deblur.singan.fast.FastStep` (same math; for checks and benchmarks).
