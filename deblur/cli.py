@@ -31,16 +31,8 @@ COMMANDS = {
 DESCRIPTION = """\
 SinGAN blind motion deblurring, reproduced and measured.
 
-Pipeline steps (each also runs by hand; Snakemake calls exactly these):
-  synth      write the embedded synthetic GoPro-like dataset
-  sample     seeded sample of blurry/sharp pairs from a GOPRO_Large tree -> pairs.tsv
-  train      train a SinGAN pyramid on one sharp image (resumes after a kill)
-  deblur     deblur a blurry image with the finest generator G_0
-  baseline   classical baselines (identity, ...)
-  evaluate   PSNR/SSIM of one output against its sharp frame -> parquet
-  aggregate  merge per-pair metrics into tables, summary and the paper table
-  study      ablation tables: variants ranked, paired vs the blurry input, per sequence
-  plot       seaborn figures from the aggregated tables
+The commands are the pipeline's steps: Snakemake calls exactly these, and each also runs by
+hand. `python -m deblur COMMAND --help` explains one.
 """
 
 
@@ -53,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND", required=True)
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(f"deblur.commands.{module_name}")
         p = sub.add_parser(
