@@ -123,8 +123,13 @@ def describe(row: Mapping[str, object]) -> str:
         parts.append("deblur mode not recorded")
     elif mode == "inject":
         scale, n = row.get("inject_scale"), row.get("num_scales")
-        at = "default" if _missing(scale) else f"{scale}"
-        parts.append(f"inject at scale {at}" + ("" if _missing(n) else f" of {n}"))
+        if _missing(scale):
+            at = "default" + ("" if _missing(n) else f" of {n}")
+        elif int(scale) < 0:
+            at = f"{scale}" + (" from the finest" if _missing(n) else f" ({n + scale} of {n})")
+        else:
+            at = f"{scale}" + ("" if _missing(n) else f" of {n}")
+        parts.append(f"inject at scale {at}")
     else:
         parts.append(f"g0 k={row.get('deblur_steps')}")
     if not _missing(noise):

@@ -293,8 +293,15 @@ def test_deblur_modes_sizes_and_noise(trained):
     injected = deblur_image(model, blurry, mode="inject", inject_scale=2)
     assert injected.shape == (30, 40, 3) and not np.array_equal(injected, out)
     assert deblur_image(model, blurry, mode="inject").shape == (30, 40, 3)
-    with pytest.raises(ValueError, match="inject_scale"):
-        deblur_image(model, blurry, mode="inject", inject_scale=0)
+    # negative scales count from the finest: -2 is the second finest, whatever the depth
+    n = len(model.sizes)
+    assert np.array_equal(
+        deblur_image(model, blurry, mode="inject", inject_scale=2 - n),
+        deblur_image(model, blurry, mode="inject", inject_scale=2),
+    )
+    for bad in (0, n, -n):
+        with pytest.raises(ValueError, match=f"inject_scale must be in 1..{n - 1} .* got {bad}"):
+            deblur_image(model, blurry, mode="inject", inject_scale=bad)
     with pytest.raises(ValueError, match="steps"):
         deblur_image(model, blurry, steps=0)
     with pytest.raises(ValueError, match="blurry"):

@@ -15,6 +15,7 @@ from deblur.study import (
     ablation_table,
     by_sequence,
     contrasts,
+    describe,
     highlight_methods,
     rank_variants,
     variant_settings,
@@ -272,3 +273,13 @@ def test_variants_without_recorded_settings_still_rank(metrics):
     assert contrasts(bare, SETTINGS).empty
     assert highlight_methods(bare, SETTINGS) == ["identity", "singan_same_k1", "unsharp"]
     assert len(rank_variants(bare, SETTINGS)) == 3 * 2
+
+
+def test_describe_says_where_a_negative_inject_scale_enters():
+    row = dict(family="singan", reference="same", deblur_mode="inject", deblur_noise=True)
+    assert describe({**row, "inject_scale": -2, "num_scales": 8}) == (
+        "same, inject at scale -2 (6 of 8), noise on"
+    )
+    assert describe({**row, "inject_scale": -3, "num_scales": None}) == (
+        "same, inject at scale -3 from the finest, noise on"
+    )

@@ -15,7 +15,7 @@ from deblur.data import gopro, synthetic
 
 PRESET = REPO / "workflow" / "presets" / "study.yaml"
 NAME = re.compile(
-    r"singan_(same|nb(?P<offset>\d+))_(k(?P<k>\d)|inj(?P<inj>\d))(?P<nonoise>_nonoise)?"
+    r"singan_(same|nb(?P<offset>\d+))_(k(?P<k>\d)|inj_last(?P<last>\d))(?P<nonoise>_nonoise)?"
 )
 
 
@@ -37,7 +37,7 @@ def test_variant_names_say_their_settings(preset):
         if hit["k"]:
             assert m["mode"] == "g0" and m["steps"] == int(hit["k"])
         else:
-            assert m["mode"] == "inject" and m["inject_scale"] == int(hit["inj"])
+            assert m["mode"] == "inject" and m["inject_scale"] == -int(hit["last"])
         assert m["noise"] is (hit["nonoise"] is None)
     singan = [m for m in methods if m["kind"] == "singan"]
     assert {m.get("offset") for m in singan if m["reference"] == "neighbor"} == {1, 5, 10}
@@ -108,11 +108,11 @@ def test_study_dry_run_shares_trainings_across_variants(tmp_path, preset):
         assert meta["reference_mode"] == "neighbor" and abs(meta["reference_offset"]) == 5
         assert meta["reference_id"] != meta["pair_id"]
         assert (meta["deblur_steps"], meta["deblur_mode"], meta["deblur_noise"]) == (2, "g0", True)
-    for meta in metas["singan_same_inj2"]:
+    for meta in metas["singan_same_inj_last3"]:
         assert meta["reference_id"] == meta["pair_id"] and meta["reference_offset"] == 0
         assert (meta["deblur_mode"], meta["inject_scale"], meta["deblur_steps"]) == (
             "inject",
-            2,
+            -3,
             None,
         )
     assert all(m["deblur_noise"] is False for m in metas["singan_nb1_k1_nonoise"])

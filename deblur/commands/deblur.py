@@ -30,8 +30,8 @@ def add_arguments(parser):
     )  # fmt: skip
     parser.add_argument(
         "--inject-scale", type=int, metavar="N",
-        help="inject mode: scale to enter at, 1..num_scales-1 counted from the coarsest "
-        "(default: num_scales-2)",
+        help="inject mode: scale to enter at, 1..num_scales-1 counted from the coarsest, or "
+        "negative from the finest (-2: the second finest; default: num_scales-2)",
     )  # fmt: skip
     parser.add_argument(
         "--no-noise", action="store_true", help="zero noise instead of each generator's noise"

@@ -130,7 +130,8 @@ def deblur_image(
 
     ``"inject"`` (the reference's paint-to-image): the image resized to scale
     ``inject_scale - 1``, upsampled to scale ``inject_scale`` and passed through
-    G_inject_scale .. G_finest with their noise (scales counted from the coarsest, 0).
+    G_inject_scale .. G_finest with their noise (scales counted from the coarsest, 0; a
+    negative ``inject_scale`` counts from the finest, -1 being the finest).
 
     Parameters
     ----------
@@ -142,9 +143,10 @@ def deblur_image(
         Upsampling passes through G_0 in ``"g0"`` mode (>= 1).
     mode : {"g0", "inject"}
     inject_scale : int, optional
-        Scale to inject at in ``"inject"`` mode, 1 .. num_scales - 1; default
-        ``num_scales - 2``, so the two finest generators run (``num_scales - 1`` would be
-        ``"g0"`` with one step).
+        Scale to inject at in ``"inject"`` mode, 1 .. num_scales - 1, or -(num_scales - 1)
+        .. -1 counted from the finest (so one setting means the same on pyramids of any
+        depth); default ``num_scales - 2`` (= -2), so the two finest generators run
+        (``num_scales - 1`` would be ``"g0"`` with one step).
     noise : bool
         Add each generator's noise (amplitude from training); ``False`` gives zero noise.
     seed : int
@@ -182,8 +184,14 @@ def deblur_image(
             x = run(finest, x)
     else:
         n = default_inject_scale(len(sizes)) if inject_scale is None else inject_scale
+        if n < 0:
+            n += len(sizes)
         if not 1 <= n <= len(sizes) - 1:
-            raise ValueError(f"inject_scale must be in 1..{len(sizes) - 1}, got {n}")
+            top = len(sizes) - 1
+            raise ValueError(
+                f"inject_scale must be in 1..{top} (from the coarsest) or -{top}..-1 (from "
+                f"the finest) for this {len(sizes)}-scale model, got {inject_scale}"
+            )
         x = resize_tensor(resize_tensor(x, sizes[n - 1]), sizes[n])
         for scale in range(n, len(sizes)):
             x = resize_tensor(x, sizes[scale])
