@@ -230,16 +230,13 @@ def summarize(metrics: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
     return summary.reset_index(drop=True)
 
 
+# per metric, what paired_stats reports on paired differences
+DIFF_STATS = ("diff_mean", "diff_ci_low", "diff_ci_high", "wilcoxon_p")
+
 PAIRED_DTYPES = {"method": STRING, "baseline_method": STRING, "resolution": STRING, "n_pairs": INT}
 for _m in METRICS:
-    PAIRED_DTYPES |= {
-        f"{_m}_diff_mean": FLOAT,
-        f"{_m}_diff_ci_low": FLOAT,
-        f"{_m}_diff_ci_high": FLOAT,
-        f"{_m}_wilcoxon_p": FLOAT,
-        f"{_m}_n_better": INT,
-        f"{_m}_n_worse": INT,
-    }
+    PAIRED_DTYPES |= {f"{_m}_{s}": FLOAT for s in DIFF_STATS}
+    PAIRED_DTYPES |= {f"{_m}_n_better": INT, f"{_m}_n_worse": INT}
 
 
 def wilcoxon_p(diff: np.ndarray) -> float:
@@ -255,6 +252,30 @@ def wilcoxon_p(diff: np.ndarray) -> float:
             return float(wilcoxon(diff, zero_method="wilcox", alternative="two-sided").pvalue)
         except ValueError:
             return math.nan
+
+
+def metric_differences(joined: pd.DataFrame, suffix: str) -> np.ndarray:
+    """(n_pairs, len(METRICS)) array of ``metric - metric<suffix>`` from a merged frame."""
+    return np.stack(
+        [(joined[m] - joined[f"{m}{suffix}"]).to_numpy(np.float64) for m in METRICS], axis=1
+    )
+
+
+def paired_stats(diff: np.ndarray, settings: ReportSettings) -> dict[str, float]:
+    """Per metric (``diff``'s columns, in :data:`METRICS` order), the :data:`DIFF_STATS`: mean
+    difference, paired percentile bootstrap CI of the mean (pairs resampled jointly for all
+    metrics) and the Wilcoxon signed-rank p; NaN where there are no pairs."""
+    low = high = np.full(len(METRICS), math.nan)
+    if len(diff):
+        boot = bootstrap_means(diff, settings.n_boot, settings.seed)
+        low, high = percentile_ci(boot, settings.confidence)
+    row: dict[str, float] = {}
+    for i, m in enumerate(METRICS):
+        d = diff[:, i]
+        row[f"{m}_diff_mean"] = float(d.mean()) if len(d) else math.nan
+        row[f"{m}_diff_ci_low"], row[f"{m}_diff_ci_high"] = float(low[i]), float(high[i])
+        row[f"{m}_wilcoxon_p"] = wilcoxon_p(d)
+    return row
 
 
 def paired_differences(metrics: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
@@ -285,20 +306,11 @@ def paired_differences(metrics: pd.DataFrame, settings: ReportSettings) -> pd.Da
         row: dict[str, object] = dict(
             method=method, baseline_method=base_name, resolution=resolution, n_pairs=len(joined)
         )
-        diff = np.stack(
-            [(joined[m] - joined[f"{m}_base"]).to_numpy(np.float64) for m in METRICS], axis=1
-        )
-        low = high = np.full(len(METRICS), math.nan)
-        if len(joined):
-            boot = bootstrap_means(diff, settings.n_boot, settings.seed)
-            low, high = percentile_ci(boot, settings.confidence)
+        diff = metric_differences(joined, "_base")
+        row |= paired_stats(diff, settings)
         for i, m in enumerate(METRICS):
-            d = diff[:, i]
-            row[f"{m}_diff_mean"] = float(d.mean()) if len(d) else math.nan
-            row[f"{m}_diff_ci_low"], row[f"{m}_diff_ci_high"] = float(low[i]), float(high[i])
-            row[f"{m}_wilcoxon_p"] = wilcoxon_p(d)
-            row[f"{m}_n_better"] = int((d > 0).sum())
-            row[f"{m}_n_worse"] = int((d < 0).sum())
+            row[f"{m}_n_better"] = int((diff[:, i] > 0).sum())
+            row[f"{m}_n_worse"] = int((diff[:, i] < 0).sum())
         rows.append(row)
     paired = _typed_frame(rows, PAIRED_DTYPES)
     if len(paired):

@@ -26,13 +26,15 @@ import pandas as pd
 
 from deblur.eval_config import RESOLUTIONS, StudySettings
 from deblur.report import (
+    DIFF_STATS,
     METRICS,
     _typed_frame,
     bootstrap_means,
+    metric_differences,
     paired_differences,
+    paired_stats,
     percentile_ci,
     summarize,
-    wilcoxon_p,
 )
 from deblur.tables import BOOL, FLOAT, INT, STRING
 
@@ -321,18 +323,7 @@ def paired_contrast(
     a = d[d["method"] == method][["pair_id", *METRICS]]
     b = d[d["method"] == other][["pair_id", *METRICS]]
     j = a.merge(b, on="pair_id", suffixes=("", "_other"), validate="one_to_one")
-    diff = np.stack([(j[m] - j[f"{m}_other"]).to_numpy(np.float64) for m in METRICS], axis=1)
-    row: dict[str, object] = dict(n_pairs=len(j))
-    low = high = np.full(len(METRICS), math.nan)
-    if len(j):
-        low, high = percentile_ci(
-            bootstrap_means(diff, settings.n_boot, settings.seed), settings.confidence
-        )
-    for i, m in enumerate(METRICS):
-        row[f"{m}_diff_mean"] = float(diff[:, i].mean()) if len(j) else math.nan
-        row[f"{m}_diff_ci_low"], row[f"{m}_diff_ci_high"] = float(low[i]), float(high[i])
-        row[f"{m}_wilcoxon_p"] = wilcoxon_p(diff[:, i])
-    return row
+    return dict(n_pairs=len(j)) | paired_stats(metric_differences(j, "_other"), settings)
 
 
 CONTRAST_DTYPES = {
@@ -343,13 +334,7 @@ CONTRAST_DTYPES = {
     "resolution": STRING,
     "n_pairs": INT,
 }
-for _m in METRICS:
-    CONTRAST_DTYPES |= {
-        f"{_m}_diff_mean": FLOAT,
-        f"{_m}_diff_ci_low": FLOAT,
-        f"{_m}_diff_ci_high": FLOAT,
-        f"{_m}_wilcoxon_p": FLOAT,
-    }
+CONTRAST_DTYPES |= {f"{m}_{s}": FLOAT for m in METRICS for s in DIFF_STATS}
 
 
 def _factor_text(factor: str, value: object) -> str:
