@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from deblur.eval_config import RESOLUTIONS, ReportSettings
+    from deblur.commands.report_options import add_report_options
+    from deblur.eval_config import ReportSettings
 
-    d = ReportSettings()
     parser.add_argument(
         "--metrics",
         required=True,
@@ -47,38 +47,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "empty cost tables",
     )
     parser.add_argument("--out-dir", required=True, type=Path, help="directory for the tables")
-    parser.add_argument(
-        "--reported-psnr", type=float, default=d.reported_psnr, help="the paper's PSNR (dB)"
-    )
-    parser.add_argument(
-        "--reported-ssim", type=float, default=d.reported_ssim, help="the paper's SSIM"
-    )
-    parser.add_argument(
-        "--reproduced-method",
-        default=d.reproduced_method,
-        help="metrics method compared with the paper (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--baseline-method",
-        default=d.baseline_method,
-        help="method paired differences are taken against (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--resolution",
-        choices=RESOLUTIONS,
-        default=d.resolution,
-        help="resolution of the primary table and verdict (default: %(default)s, the paper's)",
-    )
-    parser.add_argument(
-        "--n-boot", type=int, default=d.n_boot, help="bootstrap resamples (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=d.seed, help="bootstrap seed (default: %(default)s)"
+    add_report_options(
+        parser,
+        ReportSettings(),
+        reproduced_help="metrics method compared with the paper (default: %(default)s)",
+        baseline_help="method paired differences are taken against (default: %(default)s)",
+        resolution_help="resolution of the primary table and verdict (default: %(default)s, "
+        "the paper's)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from deblur.atomic import write_text
+    from deblur.commands.report_options import report_options
     from deblur.errors import DeblurError
     from deblur.report import (
         ReportSettings,
@@ -91,15 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from deblur.tables import write_parquet
 
     try:
-        settings = ReportSettings(
-            reported_psnr=args.reported_psnr,
-            reported_ssim=args.reported_ssim,
-            reproduced_method=args.reproduced_method,
-            baseline_method=args.baseline_method,
-            resolution=args.resolution,
-            n_boot=args.n_boot,
-            seed=args.seed,
-        )
+        settings = ReportSettings(**report_options(args))
     except ValueError as exc:
         raise DeblurError(str(exc)) from None
     metrics = load_metrics(args.metrics, exclude=args.out_dir)

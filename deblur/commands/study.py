@@ -41,7 +41,8 @@ OUTPUTS = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from deblur.eval_config import RESOLUTIONS, StudySettings
+    from deblur.commands.report_options import add_report_options
+    from deblur.eval_config import StudySettings
 
     d = StudySettings()
     parser.add_argument(
@@ -52,34 +53,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="metrics.parquet written by `aggregate`",
     )
     parser.add_argument("--out-dir", required=True, type=Path, help="directory for the tables")
-    parser.add_argument(
-        "--baseline-method",
-        default=d.baseline_method,
-        help="the blurry-input method every variant is paired against (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--reproduced-method",
-        default=d.reproduced_method,
-        help="the paper's setting, marked in the summary (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--resolution",
-        choices=RESOLUTIONS,
-        default=d.resolution,
-        help="primary resolution: ranked first, used for contrasts and the per-sequence table "
-        "(default: %(default)s, the paper's)",
-    )
-    parser.add_argument(
-        "--reported-psnr", type=float, default=d.reported_psnr, help="the paper's PSNR (dB)"
-    )
-    parser.add_argument(
-        "--reported-ssim", type=float, default=d.reported_ssim, help="the paper's SSIM"
-    )
-    parser.add_argument(
-        "--n-boot", type=int, default=d.n_boot, help="bootstrap resamples (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=d.seed, help="bootstrap seed (default: %(default)s)"
+    add_report_options(
+        parser,
+        d,
+        reproduced_help="the paper's setting, marked in the summary (default: %(default)s)",
+        baseline_help="the blurry-input method every variant is paired against "
+        "(default: %(default)s)",
+        resolution_help="primary resolution: ranked first, used for contrasts and the "
+        "per-sequence table (default: %(default)s, the paper's)",
     )
     parser.add_argument(
         "--highlight",
@@ -118,6 +99,7 @@ def _read_skipped(text: str) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     from deblur.atomic import write_text
+    from deblur.commands.report_options import report_options
     from deblur.errors import DeblurError
     from deblur.report import load_metrics
     from deblur.study import (
@@ -133,13 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         settings = StudySettings(
-            reported_psnr=args.reported_psnr,
-            reported_ssim=args.reported_ssim,
-            reproduced_method=args.reproduced_method,
-            baseline_method=args.baseline_method,
-            resolution=args.resolution,
-            n_boot=args.n_boot,
-            seed=args.seed,
+            **report_options(args),
             highlight=tuple(args.highlight),
             max_highlight=args.max_highlight,
         )

@@ -1,0 +1,56 @@
+"""Options shared by ``aggregate`` and ``study``: the settings of the paper table and its
+statistics (:class:`deblur.eval_config.ReportSettings`)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_report_options(
+    parser: argparse.ArgumentParser,
+    defaults,
+    *,
+    reproduced_help: str,
+    baseline_help: str,
+    resolution_help: str,
+) -> None:
+    """Add --reported-psnr/-ssim, --reproduced-method, --baseline-method, --resolution,
+    --n-boot and --seed with ``defaults``' values (a ReportSettings); the three method and
+    resolution helps say what each command does with them."""
+    from deblur.eval_config import RESOLUTIONS
+
+    parser.add_argument(
+        "--reported-psnr", type=float, default=defaults.reported_psnr, help="the paper's PSNR (dB)"
+    )
+    parser.add_argument(
+        "--reported-ssim", type=float, default=defaults.reported_ssim, help="the paper's SSIM"
+    )
+    parser.add_argument(
+        "--reproduced-method", default=defaults.reproduced_method, help=reproduced_help
+    )
+    parser.add_argument("--baseline-method", default=defaults.baseline_method, help=baseline_help)
+    parser.add_argument(
+        "--resolution", choices=RESOLUTIONS, default=defaults.resolution, help=resolution_help
+    )
+    parser.add_argument(
+        "--n-boot",
+        type=int,
+        default=defaults.n_boot,
+        help="bootstrap resamples (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=defaults.seed, help="bootstrap seed (default: %(default)s)"
+    )
+
+
+def report_options(args: argparse.Namespace) -> dict:
+    """The ReportSettings fields given by :func:`add_report_options`' options."""
+    return dict(
+        reported_psnr=args.reported_psnr,
+        reported_ssim=args.reported_ssim,
+        reproduced_method=args.reproduced_method,
+        baseline_method=args.baseline_method,
+        resolution=args.resolution,
+        n_boot=args.n_boot,
+        seed=args.seed,
+    )
