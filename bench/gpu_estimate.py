@@ -21,16 +21,15 @@ import argparse
 import functools
 from collections import Counter
 
-import torch
 from torch.utils._python_dispatch import TorchDispatchMode
-from train_speed import count_flops  # bench/ is on sys.path when run as a script
+from train_levers import scale_state  # bench/ is on sys.path when run as a script
+from train_speed import count_flops
 
 from deblur.data.imageio import read_rgb
 from deblur.singan import fast
 from deblur.singan.config import load_config
-from deblur.singan.models import Generator
 from deblur.singan.pyramid import build_pyramid, image_to_tensor, pyramid_sizes
-from deblur.singan.train import make_models, make_optimizers, prepare_scale
+from deblur.singan.train import make_optimizers
 
 # ops that only create views or read metadata: no kernel on a GPU
 NO_KERNEL = {
@@ -59,13 +58,7 @@ class LaunchCounter(TorchDispatchMode):
 
 def iteration(scale, reals, sizes, config):
     """(step, its arguments) for one iteration at ``scale`` (random coarser generators)."""
-    torch.manual_seed(scale)
-    coarser = [
-        Generator(config, config.channels(k)).eval().requires_grad_(False) for k in range(scale)
-    ]
-    z_opts = [torch.randn(1, 3, *sizes[k]) for k in range(scale)]
-    inputs = prepare_scale(scale, reals, sizes, coarser, [0.1] * scale, z_opts, config)
-    G, D = make_models(config, scale, torch.device("cpu"), None)
+    G, D, inputs = scale_state(scale, reals, sizes, config)
     fast.to_channels_last(G, D, inputs)
     opt_g, opt_d, _ = make_optimizers(G, D, config, fused=True)
     return fast.FastStep(), (G, D, opt_g, opt_d, inputs, config)

@@ -50,6 +50,19 @@ def _autograd_critic_loss(D, real, fake, alpha, weight):
     return -D(real).mean() + D(fake).mean() + fast.penalty(grad, weight)
 
 
+def scale_state(scale, reals, sizes, config):
+    """(G, D, inputs) of one iteration at ``scale``, with random coarser generators (speed does
+    not depend on their weights), seeded by the scale."""
+    torch.manual_seed(scale)
+    coarser = [
+        Generator(config, config.channels(k)).eval().requires_grad_(False) for k in range(scale)
+    ]
+    z_opts = [torch.randn(1, 3, *sizes[k]) for k in range(scale)]
+    inputs = prepare_scale(scale, reals, sizes, coarser, [0.1] * scale, z_opts, config)
+    G, D = make_models(config, scale, torch.device("cpu"), None)
+    return G, D, inputs
+
+
 def variant(name, G, D, inputs, config):
     """(step, G, D, opt_g, opt_d, inputs) of one variant, from copies of the shared state."""
     G, D, inputs = copy.deepcopy(G), copy.deepcopy(D), copy.copy(inputs)
@@ -89,14 +102,7 @@ def main(argv=None) -> None:
         print(f"#   {name}: {what}")
     with flush_denormals(torch.device("cpu")):
         for scale in args.scales:
-            torch.manual_seed(scale)
-            coarser = [
-                Generator(config, config.channels(k)).eval().requires_grad_(False)
-                for k in range(scale)
-            ]
-            z_opts = [torch.randn(1, 3, *sizes[k]) for k in range(scale)]
-            inputs = prepare_scale(scale, reals, sizes, coarser, [0.1] * scale, z_opts, config)
-            G, D = make_models(config, scale, torch.device("cpu"), None)
+            G, D, inputs = scale_state(scale, reals, sizes, config)
             runs = {name: variant(name, G, D, inputs, config) for name in LEVERS}
             best = {name: float("inf") for name in LEVERS}
             for run in runs.values():
