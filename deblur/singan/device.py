@@ -65,12 +65,17 @@ def flush_denormals(device: torch.device) -> Iterator[None]:
         torch.set_flush_denormal(False)
 
 
+def check_precision(precision: str) -> str:
+    """``precision`` if it is one of :data:`PRECISIONS`, else a DeblurError listing them."""
+    if precision not in PRECISIONS:
+        raise DeblurError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    return precision
+
+
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """The arithmetic of ``precision`` on ``device``: "fp32" is plain float32, "bf16" is
     ``torch.autocast`` to bfloat16 (convolutions in bf16, reductions and the optimizer in
     float32)."""
-    if precision == "fp32":
+    if check_precision(precision) == "fp32":
         return contextlib.nullcontext()
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    raise DeblurError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    return torch.autocast(device.type, dtype=torch.bfloat16)

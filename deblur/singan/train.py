@@ -37,7 +37,7 @@ from deblur.singan.checkpoint import (
     write_train_log,
 )
 from deblur.singan.config import SinGANConfig, load_config
-from deblur.singan.device import PRECISIONS, flush_denormals, resolve_device, set_threads
+from deblur.singan.device import check_precision, flush_denormals, resolve_device, set_threads
 from deblur.singan.fast import FastStep, to_channels_last
 from deblur.singan.generate import CoarseChain, draw_noise, draw_prev
 from deblur.singan.models import Discriminator, Generator
@@ -297,8 +297,7 @@ def train(
     """
     config = load_config(config)
     device = resolve_device(device)
-    if precision not in PRECISIONS:
-        raise DeblurError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    check_precision(precision)
     if reference_step and precision != "fp32":
         raise DeblurError("the reference step runs in fp32 only; drop --reference-step for bf16")
     set_threads(threads)
