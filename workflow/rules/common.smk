@@ -258,6 +258,17 @@ def get_eval_meta(wildcards):
     return json.dumps(meta, sort_keys=True)
 
 
+def get_report_flags():
+    """Paper-table options of the aggregate and study commands (commands/report_options.py)."""
+    paper, evaluate = config["paper"], config["evaluate"]
+    return (
+        f"--reported-psnr {paper['psnr']} --reported-ssim {paper['ssim']}"
+        f" --reproduced-method {paper['method']} --baseline-method {paper['baseline']}"
+        f" --resolution {evaluate['resolution']} --n-boot {evaluate['n_boot']}"
+        f" --seed {evaluate['bootstrap_seed']}"
+    )
+
+
 def get_highlight_flags():
     """``--highlight M ...`` for the study and plot commands (empty: automatic choice)."""
     names = config["study"]["highlight"]

@@ -46,15 +46,10 @@ rule aggregate:
     conda:
         SOFTWARE
     params:
-        evaluate=config["evaluate"],
-        paper=config["paper"],
+        report=get_report_flags(),
     shell:
         "python -m deblur aggregate --metrics {input.metrics} --benchmarks results/benchmarks"
-        " --out-dir results/tables --reported-psnr {params.paper[psnr]}"
-        " --reported-ssim {params.paper[ssim]} --reproduced-method {params.paper[method]}"
-        " --baseline-method {params.paper[baseline]}"
-        " --resolution {params.evaluate[resolution]} --n-boot {params.evaluate[n_boot]}"
-        " --seed {params.evaluate[bootstrap_seed]} > {log} 2>&1"
+        " --out-dir results/tables {params.report} > {log} 2>&1"
 
 
 rule study:
@@ -79,18 +74,14 @@ rule study:
     conda:
         SOFTWARE
     params:
-        evaluate=config["evaluate"],
-        paper=config["paper"],
+        report=get_report_flags(),
         highlight=get_highlight_flags(),
         max_highlight=config["study"]["max_highlight"],
         skipped=json.dumps(SKIPPED, sort_keys=True),
     shell:
-        "python -m deblur study --metrics {input} --out-dir results/tables"
-        " --reproduced-method {params.paper[method]} --baseline-method {params.paper[baseline]}"
-        " --reported-psnr {params.paper[psnr]} --reported-ssim {params.paper[ssim]}"
-        " --resolution {params.evaluate[resolution]} --n-boot {params.evaluate[n_boot]}"
-        " --seed {params.evaluate[bootstrap_seed]} --max-highlight {params.max_highlight}"
-        " {params.highlight} --skipped {params.skipped:q} > {log} 2>&1"
+        "python -m deblur study --metrics {input} --out-dir results/tables {params.report}"
+        " --max-highlight {params.max_highlight} {params.highlight}"
+        " --skipped {params.skipped:q} > {log} 2>&1"
 
 
 rule plot:
