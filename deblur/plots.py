@@ -83,32 +83,18 @@ def _resolutions(metrics: pd.DataFrame) -> list[str]:
     return [r for r in RESOLUTIONS if r in present] + sorted(present - set(RESOLUTIONS))
 
 
-def _reference_line(ax, value: float | None, metric: str) -> None:
-    """The paper's value as a dashed line, labelled in a legend placed away from the data."""
+def _reference_line(ax, value: float | None, metric: str, vertical: bool = False) -> None:
+    """The paper's value as a dashed line, labelled in a legend placed away from the data;
+    ``vertical`` when the metric runs along the x axis (methods down the y axis)."""
     if value is None or not math.isfinite(value):
         return
     unit = " dB" if metric == "psnr" else ""
-    ax.axhline(
-        value,
-        ls="--",
-        lw=1.6,
-        color=REFERENCE_COLOR,
-        zorder=1,
-        label=f"reported (paper): {value:g}{unit}",
-    )
-    ax.legend(loc="best", fontsize=9, frameon=True, framealpha=0.9)
-
-
-def _reference_vline(ax, value: float | None, metric: str) -> None:
-    """The paper's value as a vertical dashed line (methods on the y axis)."""
-    if value is None or not math.isfinite(value):
-        return
-    unit = " dB" if metric == "psnr" else ""
-    ax.axvline(
+    line = ax.axvline if vertical else ax.axhline
+    line(
         value, ls="--", lw=1.6, color=REFERENCE_COLOR, zorder=1,
         label=f"reported (paper): {value:g}{unit}",
     )  # fmt: skip
-    ax.legend(loc="lower right", fontsize=9, frameon=True, framealpha=0.9)
+    ax.legend(loc="lower right" if vertical else "best", fontsize=9, frameon=True, framealpha=0.9)
 
 
 def _n_pairs(n: int) -> str:
@@ -150,7 +136,7 @@ def plot_by_method(metrics: pd.DataFrame, metric: str, settings: PlotSettings):
         n = d["pair_id"].nunique()
         ax.set_title(f"{resolution} resolution ({_n_pairs(n)})", fontsize=11)
         if horizontal:
-            _reference_vline(ax, settings.reported(metric), metric)
+            _reference_line(ax, settings.reported(metric), metric, vertical=True)
             ax.set_ylabel("")
             ax.set_xlabel(METRIC_LABELS[metric])
         else:
