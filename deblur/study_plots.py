@@ -24,15 +24,10 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from deblur.eval_config import RESOLUTIONS, PlotSettings  # noqa: E402
+from deblur.plots import METRIC_LABELS, REFERENCE_COLOR, _theme  # noqa: E402
 from deblur.study import reference_order  # noqa: E402
 
-METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM"}
-REFERENCE_COLOR = "#c0392b"  # the paper's value, as in deblur.plots
 BASELINE_COLOR = "0.45"
-
-
-def _theme() -> None:
-    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95)
 
 
 def _resolutions(table: pd.DataFrame, settings: PlotSettings) -> list[str]:
