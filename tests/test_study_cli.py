@@ -72,8 +72,9 @@ def tables(tmp_path_factory):
     return root
 
 
-def test_study_cli_writes_deterministic_tables(tables, capsys):
-    args = [
+def study_args(tables, n_boot: int) -> list:
+    """``study`` on the fixture's metrics with the paper's setting as reproduced method."""
+    return [
         "study",
         "--metrics",
         tables / "tables" / "metrics.parquet",
@@ -82,10 +83,13 @@ def test_study_cli_writes_deterministic_tables(tables, capsys):
         "--reproduced-method",
         "singan_same_k1",
         "--n-boot",
-        300,
-        "--skipped",
-        json.dumps({"singan_nb10_k1": "sequence seqA has 2 frame(s)"}),
+        n_boot,
     ]
+
+
+def test_study_cli_writes_deterministic_tables(tables, capsys):
+    args = study_args(tables, 300)
+    args += ["--skipped", json.dumps({"singan_nb10_k1": "sequence seqA has 2 frame(s)"})]
     assert run_cli(*args) == 0
     first = {n: (tables / "tables" / n).read_bytes() for n in STUDY_OUTPUTS}
     assert run_cli(*args) == 0
@@ -109,20 +113,7 @@ def test_study_cli_writes_deterministic_tables(tables, capsys):
 
 
 def test_plot_cli_draws_study_figures_and_compact_views(tables):
-    assert (
-        run_cli(
-            "study",
-            "--metrics",
-            tables / "tables" / "metrics.parquet",
-            "--out-dir",
-            tables / "tables",
-            "--reproduced-method",
-            "singan_same_k1",
-            "--n-boot",
-            200,
-        )
-        == 0
-    )
+    assert run_cli(*study_args(tables, 200)) == 0
     plots = tables / "plots"
     assert (
         run_cli(
