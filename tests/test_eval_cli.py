@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 from scipy import ndimage
+from workflow_helpers import PLOTS, assert_pngs
 
 from deblur.baselines import linear_motion_psf
 from deblur.cli import main
@@ -310,15 +311,7 @@ def test_aggregate_and_plot_cli(pipeline_outputs, capsys):
 
     plots = root / "plots"
     assert run_cli("plot", "--tables", tables, "--out-dir", plots, "--n-examples", 2) == 0
-    for name in (
-        "psnr_by_method",
-        "ssim_by_method",
-        "psnr_vs_ssim",
-        "examples",
-        "paired_vs_identity",
-    ):
-        with Image.open(plots / f"{name}.png") as im:
-            assert im.format == "PNG" and im.size[0] > 600 and im.size[1] > 300, name
+    assert_pngs(plots, PLOTS, 600, 300)
 
     capsys.readouterr()
     assert run_cli("aggregate", "--metrics", root / "data", "--out-dir", root / "t2") == 2

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 from test_study_tables import fake_study_metrics
+from workflow_helpers import PLOTS, assert_pngs
 
 from deblur.cli import main
 from deblur.data.imageio import write_png
@@ -129,18 +130,7 @@ def test_plot_cli_draws_study_figures_and_compact_views(tables):
         )
         == 0
     )
-    for name in (
-        "psnr_by_method",
-        "ssim_by_method",
-        "psnr_vs_ssim",
-        "examples",
-        "paired_vs_identity",
-        "study_steps",
-        "study_paired",
-        "study_by_sequence",
-    ):
-        with Image.open(plots / f"{name}.png") as im:
-            assert im.format == "PNG" and im.size[0] > 600 and im.size[1] > 250, name
+    assert_pngs(plots, PLOTS + ("study_steps", "study_paired", "study_by_sequence"), 600, 250)
     # 8 methods: the by-method plot lists them down the y axis (taller than wide per method)
     with Image.open(plots / "psnr_by_method.png") as im:
         assert im.size[1] > 500

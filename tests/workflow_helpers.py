@@ -1,4 +1,5 @@
-"""Helpers for tests that run Snakemake on the project's Snakefile in a temporary directory."""
+"""Helpers for tests that run Snakemake on the project's Snakefile in a temporary directory,
+and for checking what the pipeline's commands write."""
 
 from __future__ import annotations
 
@@ -7,8 +8,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+from PIL import Image
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+# the figures `plot` always writes (baseline: identity)
+PLOTS = ("psnr_by_method", "ssim_by_method", "psnr_vs_ssim", "examples", "paired_vs_identity")
+
+
+def assert_pngs(directory: Path, names, min_width: int, min_height: int) -> None:
+    """Each ``<name>.png`` in ``directory`` is a PNG wider and taller than the given sizes."""
+    for name in names:
+        with Image.open(directory / f"{name}.png") as im:
+            assert im.format == "PNG", name
+            assert im.size[0] > min_width and im.size[1] > min_height, (name, im.size)
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
