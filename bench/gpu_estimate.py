@@ -61,7 +61,8 @@ def iteration(scale, reals, sizes, config):
     G, D, inputs = scale_state(scale, reals, sizes, config)
     fast.to_channels_last(G, D, inputs)
     opt_g, opt_d, _ = make_optimizers(G, D, config, fused=True)
-    return fast.FastStep(), (G, D, opt_g, opt_d, inputs, config)
+    # no CPU branches: a GPU runs the step sequentially (and the counters see one thread)
+    return fast.FastStep(branch_max_channels=0), (G, D, opt_g, opt_d, inputs, config)
 
 
 def main(argv=None) -> None:

@@ -34,6 +34,7 @@ LEVERS = {
     "-frozen_critic": "critic weight gradients computed in generator steps",
     "-fused_adam": "Adam's per-parameter loop",
     "-batched_chain": "one coarser-chain pass per critic step",
+    "-branches": "step halves one after the other (they only run at once with --threads 2+)",
 }
 
 
@@ -78,6 +79,8 @@ def variant(name, G, D, inputs, config):
     if name == "-batched_chain":
         inputs.coarser = None  # draw_prev per critic step
     step = fast.FastStep()
+    if name == "-branches":
+        step.branch_max_channels = 0
     if name == "-explicit_gp":
         step.critic_loss = _autograd_critic_loss
     opt_g, opt_d, _ = make_optimizers(G, D, config, fused=name != "-fused_adam")

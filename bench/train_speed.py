@@ -65,11 +65,19 @@ class _GlobalOnly:
 
 
 def count_flops(fn) -> int:
-    """Convolution FLOPs of ``fn()`` counted by ``torch.utils.flop_counter`` (fwd and bwd)."""
+    """Convolution FLOPs of ``fn()`` counted by ``torch.utils.flop_counter`` (fwd and bwd).
+
+    Run on one thread: the counter sees only its own thread's ops, and on one thread the
+    optimized step keeps both halves of a branched step in the caller."""
     counter = FlopCounterMode(display=False)
     counter.mod_tracker = _GlobalOnly()
-    with counter:
-        fn()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with counter:
+            fn()
+    finally:
+        torch.set_num_threads(threads)
     return counter.get_total_flops()
 
 

@@ -81,18 +81,25 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).norm() / b.norm().clamp_min(1e-30)).item()
 
 
+@pytest.mark.parametrize("branches", [False, True], ids=["sequential", "branches"])
 @pytest.mark.parametrize("scale", [0, 2])
-def test_float64_losses_weights_and_statistics_match_the_reference(scale):
+def test_float64_losses_weights_and_statistics_match_the_reference(scale, branches):
+    """Also with each step's halves run at once on two threads (merged gradients and
+    running statistics)."""
     G, D = models(scale)
     inputs = scale_inputs(scale)
     G2, D2, opt_g2, opt_d2, inputs2 = fast_copy(G, D, inputs)
     opt_g, opt_d, _ = make_optimizers(G, D, CFG)
+    step = fast.FastStep(branch_max_channels=CFG.max_nfc if branches else 0)
     for it in range(3):
         torch.manual_seed(100 + it)
         ref = train_step(G, D, opt_g, opt_d, inputs, CFG)
         rng_ref = torch.get_rng_state()
         torch.manual_seed(100 + it)
-        out = fast.fast_train_step(G2, D2, opt_g2, opt_d2, inputs2, CFG)
+        torch.set_num_threads(2)  # branches need two; the reference above ran on one
+        out = step(G2, D2, opt_g2, opt_d2, inputs2, CFG)
+        torch.set_num_threads(1)
+        assert (step._pair is not None) == branches
         assert torch.equal(torch.get_rng_state(), rng_ref)  # same random numbers, same order
         for name, a, b in zip(("err_d", "err_g", "rec"), out, ref, strict=True):
             assert a.item() == pytest.approx(b.item(), rel=1e-9, abs=1e-12), (it, name)

@@ -100,7 +100,7 @@ def test_step_does_not_leave_torch(pair, tmp_path, monkeypatch):
             calls.append(1)
             return step(*args)
 
-    monkeypatch.setattr(train_module, "FastStep", lambda compile, precision: guarded)
+    monkeypatch.setattr(train_module, "FastStep", lambda *settings: guarded)
     fit(sharp, tmp_path / "m", max_size=24)
     assert len(calls) == 2 * TINY["niter"]
 

@@ -53,6 +53,12 @@ def add_arguments(parser):
         "kernel launches; measured slower on CPU); compiles once per scale",
     )  # fmt: skip
     parser.add_argument(
+        "--branch-max-channels", type=int, metavar="N",
+        help="on CPU with 2+ threads, scales of at most N channels run each step's two "
+        "independent halves at once, each on half of the threads (faster on narrow scales, "
+        "slower on wide ones; 0 = never; default: 32, the paper's coarse scales)",
+    )  # fmt: skip
+    parser.add_argument(
         "--reference-step", action="store_true",
         help="train with the straightforward reference iteration instead of the optimized one "
         "(same math, slower; for checks)",
@@ -66,6 +72,7 @@ def add_arguments(parser):
 
 def run(args):
     from deblur.singan.config import load_config, parse_overrides
+    from deblur.singan.fast import BRANCH_MAX_CHANNELS
     from deblur.singan.train import train
 
     config = load_config(args.config)
@@ -73,9 +80,11 @@ def run(args):
         overrides = parse_overrides(args.set)
         config = load_config({**config.to_dict(), **overrides}, origin="--set")
     progress = args.progress or sys.stderr.isatty()
+    branches = args.branch_max_channels
     train(
         args.image, args.out, config=config, device=args.device, seed=args.seed,
         threads=args.threads, progress=progress, precision=args.precision,
         compile=args.compile, reference_step=args.reference_step,
+        branch_max_channels=BRANCH_MAX_CHANNELS if branches is None else branches,
     )  # fmt: skip
     return 0

@@ -56,13 +56,24 @@ def flush_denormals(device: torch.device) -> Iterator[None]:
     0.8 s/iter). Flushing them changes results only below 1.2e-38 and stays deterministic.
     GPUs handle denormals at full speed, so CUDA is left alone.
     """
+    global _flushing
     if device.type != "cpu" or not torch.set_flush_denormal(True):
         yield
         return
+    _flushing = True
     try:
         yield
     finally:
+        _flushing = False
         torch.set_flush_denormal(False)
+
+
+_flushing = False  # torch has no getter; the flag is per thread, helper threads copy this
+
+
+def denormals_flushed() -> bool:
+    """Whether a :func:`flush_denormals` block is active (for threads that should match it)."""
+    return _flushing
 
 
 def check_precision(precision: str) -> str:

@@ -38,7 +38,7 @@ from deblur.singan.checkpoint import (
 )
 from deblur.singan.config import SinGANConfig, load_config
 from deblur.singan.device import check_precision, flush_denormals, resolve_device, set_threads
-from deblur.singan.fast import FastStep, to_channels_last
+from deblur.singan.fast import BRANCH_MAX_CHANNELS, FastStep, to_channels_last
 from deblur.singan.generate import CoarseChain, draw_noise, draw_prev
 from deblur.singan.models import Discriminator, Generator
 from deblur.singan.pyramid import build_pyramid, image_to_tensor, pyramid_sizes
@@ -254,6 +254,7 @@ def train(
     precision: str = "fp32",
     compile: bool = False,
     reference_step: bool = False,
+    branch_max_channels: int = BRANCH_MAX_CHANNELS,
 ) -> Path:
     """Train a SinGAN pyramid on one (sharp) image and write it to ``out_dir``.
 
@@ -284,6 +285,10 @@ def train(
     reference_step : bool
         Train with the straightforward :func:`train_step` instead of the optimized
         :class:`~deblur.singan.fast.FastStep` (same math; for checks and benchmarks).
+    branch_max_channels : int
+        On CPU with 2+ threads, scales of at most this many channels run each step as two
+        concurrent halves on half of the threads each (faster on narrow scales; 0 = never;
+        see :class:`~deblur.singan.fast.FastStep`).
 
     Returns
     -------
@@ -312,7 +317,11 @@ def train(
         image_sha256=file_sha256(image_path),
         precision=precision,
     )
-    step = train_step if reference_step else FastStep(compile=compile, precision=precision)
+    if branch_max_channels < 0:
+        raise DeblurError(f"--branch-max-channels must be >= 0, got {branch_max_channels}")
+    step = train_step
+    if not reference_step:
+        step = FastStep(compile, precision, branch_max_channels)
 
     if out_dir.exists() and not out_dir.is_dir():
         raise DeblurError(f"--out {out_dir} is a file; give a directory for the model")
@@ -385,6 +394,7 @@ def train(
             precision=precision,
             step="reference" if reference_step else "fast",
             compile=compile,
+            branch_max_channels=branch_max_channels,
             device=str(device),
             threads=torch.get_num_threads(),
             flush_denormals=device.type == "cpu",

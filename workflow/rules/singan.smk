@@ -22,10 +22,12 @@ rule train_singan:
         seed=config["train"]["seed"],
         precision=config["train"]["precision"],
         compile="--compile" if config["train"]["compile"] else "",
+        branch_max_channels=config["train"]["branch_max_channels"],
     shell:
         "python -m deblur train --image {input.image} --out {params.out} {params.settings}"
         " --device {params.device} --seed {params.seed} --threads {threads}"
-        " --precision {params.precision} {params.compile} > {log} 2>&1"
+        " --precision {params.precision} {params.compile}"
+        " --branch-max-channels {params.branch_max_channels} > {log} 2>&1"
 
 
 rule deblur_singan:
