@@ -167,20 +167,25 @@ def counted_twice(G: Generator) -> Iterator[None]:
             bn.num_batches_tracked.add_(1)
 
 
-def draw_prevs(inputs, d_steps: int, device) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """The critic steps' previous images and GP mixing weights, drawn from the RNG in the
-    reference's order (per critic step: the coarser scales' noise, then the weight)."""
-    chain = inputs.coarser
-    noises, alphas, prevs = [], [], []
+def draw_randoms(inputs, d_steps: int, device) -> tuple[list, list[torch.Tensor]]:
+    """(sources of the critic steps' previous images, GP mixing weights), drawn from the RNG in
+    the reference's order (per critic step: the coarser scales' noise, then the weight). A
+    source is the coarser chain's noise, or the image itself when there is no chain."""
+    sources, alphas = [], []
     for _ in range(d_steps):
-        if chain is None:  # an opaque draw_prev: call it (the reference's order still holds)
-            prevs.append(inputs.draw_prev())
+        if inputs.coarser is None:  # an opaque draw_prev: call it (the order still holds)
+            sources.append(inputs.draw_prev())
         else:
-            noises.append(chain.draw_noise(device))
+            sources.append(inputs.coarser.draw_noise(device))
         alphas.append(torch.rand(1, 1, 1, 1, device=device))
-    if chain is not None:
-        prevs = list(chain.run(noises).split(1))
-    return [nhwc(p) for p in prevs], alphas
+    return sources, alphas
+
+
+def make_prevs(inputs, sources: list) -> list[torch.Tensor]:
+    """The previous images of :func:`draw_randoms`' sources, the chain run as one batch."""
+    if inputs.coarser is not None and sources:
+        sources = inputs.coarser.run(sources).split(1)
+    return [nhwc(p) for p in sources]
 
 
 def critic_loss(
@@ -283,19 +288,21 @@ class FastStep:
 
         noise = nhwc(inputs.noise_amp * draw_noise(real.shape[-2:], inputs.scale == 0, device))
         with forward():
-            prevs, alphas = draw_prevs(inputs, config.d_steps, device)
+            sources, alphas = draw_randoms(inputs, config.d_steps, device)
         rec_input = nhwc(inputs.noise_amp * inputs.z_opt)
 
         # G is unchanged during the critic steps: their fakes now; the last one with a graph,
         # which the first generator step reuses (the reference makes it again there)
         if pair is None:
             with forward():
+                prevs = make_prevs(inputs, sources)
                 with torch.no_grad():
                     fakes = [G(noise, prev) for prev in prevs[:-1]]
                 with counted_twice(G):
                     fake = G(noise, prevs[-1])
+            prev = prevs[-1]
         else:
-            fakes, fake = fakes_in_branches(pair, forward, G, noise, prevs)
+            fakes, fake, prev = fakes_in_branches(pair, forward, G, noise, inputs, sources)
         fakes.append(fake.detach())
 
         for prev_fake, alpha in zip(fakes, alphas, strict=True):
@@ -317,14 +324,14 @@ class FastStep:
                 if pair is None or config.alpha == 0:
                     with forward():
                         if step > 0:
-                            fake = G(noise, prevs[-1])
+                            fake = G(noise, prev)
                         err_g, rec_loss = self.generator_loss(
                             G, D, fake, rec_input, inputs.prev_rec, real, config.alpha
                         )
                     (err_g + rec_loss).backward()
                 else:
                     err_g, rec_loss = generator_step_in_branches(
-                        pair, forward, G, D, fake if step == 0 else None, (noise, prevs[-1]),
+                        pair, forward, G, D, fake if step == 0 else None, (noise, prev),
                         (rec_input, inputs.prev_rec), real, config.alpha,
                     )  # fmt: skip
                 opt_g.step()
@@ -362,24 +369,27 @@ def _set_grads(params: list[torch.Tensor], first, second) -> None:
         p.grad = a + b
 
 
-def fakes_in_branches(pair, forward, G, noise, prevs):
-    """The critic steps' fakes: the ones without a graph in the worker (on copies of G's
-    running statistics), the last one, with a graph and counted twice, in the caller.
-    Returns (the fakes but the last, the last)."""
+def fakes_in_branches(pair, forward, G, noise, inputs, sources):
+    """The critic steps' previous images and fakes: those without a graph in the worker (on
+    copies of G's running statistics), the last one, with a graph and counted twice, in the
+    caller. Returns (the fakes but the last, the last, its previous image)."""
     copies = RunningCopies(_norms(G))
     momenta = [bn.momentum for bn in copies.bns]  # read before counted_twice changes them
 
     def without_graph():
         with forward(), torch.no_grad():
-            return [generator_forward(G, noise, p, copies.running, momenta) for p in prevs[:-1]]
+            prevs = make_prevs(inputs, sources[:-1])
+            return [generator_forward(G, noise, p, copies.running, momenta) for p in prevs]
 
     def last():
-        with forward(), counted_twice(G):
-            return G(noise, prevs[-1])
+        with forward():
+            (prev,) = make_prevs(inputs, sources[-1:])
+            with counted_twice(G):
+                return G(noise, prev), prev
 
-    fakes, fake = pair(without_graph, last)
-    copies.merge(passes=len(prevs) - 1, later=2)
-    return fakes, fake
+    fakes, (fake, prev) = pair(without_graph, last)
+    copies.merge(passes=len(sources) - 1, later=2)
+    return fakes, fake, prev
 
 
 def critic_step_in_branches(pair, forward, D, real, fake, alpha, weight) -> torch.Tensor:
