@@ -348,7 +348,7 @@ def generator_forward(G: Generator, z, prev, running, momenta) -> torch.Tensor:
     slope = G.body[2].negative_slope
     for (conv, bn), (mean, var), momentum in zip(blocks(G.body), running, momenta, strict=True):
         x = F.batch_norm(conv(x), mean, var, bn.weight, bn.bias, True, momentum, bn.eps)
-        x = F.leaky_relu(x, slope)
+        x = F.leaky_relu_(x, slope)
     return G.tail(x) + prev
 
 

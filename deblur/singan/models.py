@@ -25,7 +25,7 @@ def conv_body(config: SinGANConfig, channels: int) -> nn.Sequential:
         layers += [
             nn.Conv2d(c_in, channels, config.ker_size),
             nn.BatchNorm2d(channels),
-            nn.LeakyReLU(config.leaky_slope),
+            nn.LeakyReLU(config.leaky_slope, inplace=True),  # as the reference: a pass less
         ]
         c_in = channels
     return nn.Sequential(*layers)
