@@ -1,14 +1,17 @@
 """Training speed per scale: the reference iteration against the optimized one (fp32, bf16).
 
 Builds IMAGE's pyramid as ``python -m deblur train`` does and, scale by scale, times ``--niter``
-iterations (after ``--warmup``) of each variant from the same initial weights:
+iterations of each variant from the same initial weights:
 
 - ``reference``: :func:`deblur.singan.train.train_step`, the straightforward iteration;
 - ``fast``: :class:`deblur.singan.fast.FastStep` (channels-last, same math), fp32;
 - ``bf16``: the same under bfloat16 autocast (``--precision bf16`` of the train command).
 
 Variants take turns in each of ``--repeats`` rounds (so a burst of load from other processes
-hits all of them) and the best round is reported, with the median in brackets. FLOPs are the
+hits all of them), each round after ``--warmup`` untimed iterations of its own (training runs
+one variant for thousands of iterations: the one before it must not leave its caches and
+allocator state to the timed ones), and the best round is reported, with the median in
+brackets. FLOPs are the
 convolution FLOPs of one iteration (``torch.utils.flop_counter``): "GF/s" is what a variant
 executes per second, "peak" that rate over the best plain 3x3 convolution measured in the same
 run (in the variant's precision). Ratios compare with the live reference and with the
@@ -142,7 +145,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("image", help="training image (e.g. a 1280x720 GoPro frame)")
     parser.add_argument("--niter", type=int, default=2, help="timed iterations per round")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed iterations per variant")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="untimed iterations before each timed round"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds per scale")
     parser.add_argument(
         "--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {VARIANTS}"
@@ -172,7 +177,7 @@ def run(args, variants: list[str], device: torch.device) -> None:
         f"# {args.image}: {image.shape[1]}x{image.shape[0]} -> {len(sizes)} scales, "
         f"factor {factor:.4f}; device {device}, threads {torch.get_num_threads()}, "
         f"torch {torch.__version__}; {args.repeats} rounds of {args.niter} timed iterations "
-        f"per scale and variant (+{args.warmup} warm-up); load average {_load()}"
+        f"per scale and variant (each after {args.warmup} untimed); load average {_load()}"
     )
     peaks = {"fp32": conv_peak(device), "bf16": conv_peak(device, torch.bfloat16)}
     peak = {p: max(g for _, g in results) for p, results in peaks.items()}
@@ -194,12 +199,11 @@ def run(args, variants: list[str], device: torch.device) -> None:
             [c.noise_amp for c in done], [c.z_opt for c in done], config,
         )  # fmt: skip
         runners = {v: Runner(v, G, D, inputs, config, device) for v in variants}
-        for runner in runners.values():
-            runner(args.warmup)
         times = {v: [] for v in variants}
         for r in range(args.repeats):
             order = variants[r % len(variants) :] + variants[: r % len(variants)]
             for v in order:
+                runners[v](args.warmup)
                 times[v].append(runners[v].timed(args.niter))
         row = f"{scale:>5} {f'{h}x{w}':>9} {config.channels(scale):>3}"
         for v, runner in runners.items():
