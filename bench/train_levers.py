@@ -4,7 +4,8 @@ Times one iteration of :class:`deblur.singan.fast.FastStep` at the given scales 
 pyramid (random coarser generators: speed does not depend on their weights) against the same
 step with one lever taken out, and the reference ``train_step``. CPU time of a single thread
 (``time.process_time``) by default, which other processes on a shared machine barely disturb;
-``--threads 2`` switches to wall-clock time. Best of ``--repeats`` rounds, variants in turn.
+``--threads 2`` switches to wall-clock time. Best of ``--repeats`` rounds, variants in turn,
+each timed step after ``--warmup`` untimed ones of the same variant.
 
     python bench/train_levers.py ../shared/data/gopro_mini/test/flower/sharp/000001.png \\
         --scales 0 7
@@ -93,6 +94,7 @@ def main(argv=None) -> None:
     parser.add_argument("--scales", type=int, nargs="+", default=[0, 7])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps before each timed one")
     args = parser.parse_args(argv)
     set_threads(args.threads)
     clock = time.process_time if args.threads == 1 else time.perf_counter
@@ -108,11 +110,10 @@ def main(argv=None) -> None:
             G, D, inputs = scale_state(scale, reals, sizes, config)
             runs = {name: variant(name, G, D, inputs, config) for name in LEVERS}
             best = {name: float("inf") for name in LEVERS}
-            for run in runs.values():
-                step, *state = run
-                step(*state, config)  # warm-up
             for _ in range(args.repeats):
                 for name, (step, *state) in runs.items():
+                    for _ in range(args.warmup):
+                        step(*state, config)
                     start = clock()
                     step(*state, config)
                     best[name] = min(best[name], clock() - start)
