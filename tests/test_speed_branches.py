@@ -106,7 +106,7 @@ def test_generator_forward_and_running_copies_match_the_module():
     z1, z2, prev = torch.randn(3, 1, 3, 20, 26, dtype=torch.float64)
     ref1, ref2 = G(z1, prev), G(z2, prev)
 
-    copies = RunningCopies(fast._norms(G2))
+    copies = RunningCopies(fast.norms(G2))
     momenta = [bn.momentum for bn in copies.bns]
     out1 = fast.generator_forward(G2, z1, prev, copies.running, momenta)
     untouched = {k: v.clone() for k, v in G2.state_dict().items()}

@@ -56,6 +56,11 @@ def blocks(body: nn.Sequential) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
     return [(layers[i], layers[i + 1]) for i in range(0, len(layers), 3)]
 
 
+def norms(net: Generator | Discriminator) -> list[nn.BatchNorm2d]:
+    """The BatchNorm layers of ``net``'s blocks."""
+    return [bn for _, bn in blocks(net.body)]
+
+
 class BatchNormInputGrad(torch.autograd.Function):
     """BatchNorm's input gradient (training mode, one image) as a twice-usable op.
 
@@ -155,7 +160,7 @@ def penalty(grad: torch.Tensor, weight: float) -> torch.Tensor:
 def counted_twice(G: Generator) -> Iterator[None]:
     """Inside the block, each BatchNorm call updates the running statistics as two identical
     calls would: momentum m applied twice is 1 - (1 - m)^2 applied once."""
-    bns = [bn for _, bn in blocks(G.body)]
+    bns = norms(G)
     momenta = [bn.momentum for bn in bns]
     for bn, m in zip(bns, momenta, strict=True):
         bn.momentum = 1 - (1 - m) ** 2
@@ -273,9 +278,7 @@ class FastStep:
         inputs,
         config: SinGANConfig,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        real = inputs.real
-        device = real.device
-        pair = self.pair(device, config.channels(inputs.scale))
+        pair = self.pair(inputs.real.device, config.channels(inputs.scale))
         with pair.split() if pair else contextlib.nullcontext():
             return self._iteration(G, D, opt_g, opt_d, inputs, config, pair)
 
@@ -352,10 +355,6 @@ def generator_forward(G: Generator, z, prev, running, momenta) -> torch.Tensor:
     return G.tail(x) + prev
 
 
-def _norms(net: nn.Module) -> list[nn.BatchNorm2d]:
-    return [bn for _, bn in blocks(net.body)]
-
-
 def _loss_and_grads(loss_fn, forward, params: list[torch.Tensor]):
     """(loss, d loss / d params) with unused parameters' gradients as zeros."""
     with forward():
@@ -373,7 +372,7 @@ def fakes_in_branches(pair, forward, G, noise, inputs, sources):
     """The critic steps' previous images and fakes: those without a graph in the worker (on
     copies of G's running statistics), the last one, with a graph and counted twice, in the
     caller. Returns (the fakes but the last, the last, its previous image)."""
-    copies = RunningCopies(_norms(G))
+    copies = RunningCopies(norms(G))
     momenta = [bn.momentum for bn in copies.bns]  # read before counted_twice changes them
 
     def without_graph():
@@ -397,7 +396,7 @@ def critic_step_in_branches(pair, forward, D, real, fake, alpha, weight) -> torc
     the running statistics) and the scores (real, then fake, as in the reference); sets the
     gradients and returns the loss."""
     params = list(D.parameters())
-    copies = RunningCopies(_norms(D))
+    copies = RunningCopies(norms(D))
 
     def gp():
         mix = nhwc(alpha * real + (1 - alpha) * fake)
@@ -420,7 +419,7 @@ def generator_step_in_branches(pair, forward, G, D, fake, fake_inputs, rec_input
     of ``fake`` (made from ``fake_inputs`` when None, on copies of G's running statistics) and
     the reconstruction loss; sets G's gradients and returns (err_g, rec_loss)."""
     params = list(G.parameters())
-    copies = RunningCopies(_norms(G)) if fake is None else None
+    copies = RunningCopies(norms(G)) if fake is None else None
 
     def adversarial():
         made = fake
