@@ -11,13 +11,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import re
 import textwrap
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -37,6 +38,20 @@ log = logging.getLogger(__name__)
 METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM"}
 REFERENCE_COLOR = "#c0392b"
 HORIZONTAL_AFTER = 8  # more methods than this: by-method plots list methods down the y axis
+JITTER = 0.22  # half-width of the per-pair points' horizontal jitter, in category widths
+JITTER_SEED = 0
+
+
+@contextlib.contextmanager
+def _seeded_jitter() -> Iterator[None]:
+    """seaborn's stripplot jitters with numpy's global RNG: seed it inside the block (and put
+    the caller's state back), so that the same tables give byte-identical figures."""
+    state = np.random.get_state()  # noqa: NPY002 (the legacy global RNG is what seaborn uses)
+    np.random.seed(JITTER_SEED)  # noqa: NPY002
+    try:
+        yield
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
 
 
 def _theme() -> None:
@@ -132,7 +147,10 @@ def plot_by_method(metrics: pd.DataFrame, metric: str, settings: PlotSettings):
         sns.boxplot(
             **common, showfliers=False, width=0.55, linewidth=1.2, boxprops=dict(alpha=0.45)
         )
-        sns.stripplot(**common, jitter=0.22, size=4, alpha=0.85, edgecolor="0.2", linewidth=0.4)
+        with _seeded_jitter():
+            sns.stripplot(
+                **common, jitter=JITTER, size=4, alpha=0.85, edgecolor="0.2", linewidth=0.4
+            )
         n = d["pair_id"].nunique()
         ax.set_title(f"{resolution} resolution ({_n_pairs(n)})", fontsize=11)
         if horizontal:
@@ -441,22 +459,23 @@ def plot_paired(metrics: pd.DataFrame, paired: pd.DataFrame, settings: PlotSetti
                 legend=False,
                 boxprops=dict(alpha=0.45),
             )
-            sns.stripplot(
-                data=d,
-                x="method",
-                y="diff",
-                order=order,
-                hue="method",
-                hue_order=order,
-                palette=palette,
-                jitter=0.22,
-                size=4,
-                alpha=0.85,
-                edgecolor="0.2",
-                linewidth=0.4,
-                ax=ax,
-                legend=False,
-            )
+            with _seeded_jitter():
+                sns.stripplot(
+                    data=d,
+                    x="method",
+                    y="diff",
+                    order=order,
+                    hue="method",
+                    hue_order=order,
+                    palette=palette,
+                    jitter=JITTER,
+                    size=4,
+                    alpha=0.85,
+                    edgecolor="0.2",
+                    linewidth=0.4,
+                    ax=ax,
+                    legend=False,
+                )
             ax.axhline(0, color="0.25", lw=1.2, ls="--", zorder=1)
             stats = paired[(paired["resolution"] == resolution)].set_index("method")
             labels = []

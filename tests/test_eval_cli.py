@@ -312,6 +312,11 @@ def test_aggregate_and_plot_cli(pipeline_outputs, capsys):
     plots = root / "plots"
     assert run_cli("plot", "--tables", tables, "--out-dir", plots, "--n-examples", 2) == 0
     assert_pngs(plots, PLOTS, 600, 300)
+    figures = {p.name: p.read_bytes() for p in plots.glob("*.png")}
+    again = root / "plots_again"  # jittered points too: the same tables, the same bytes
+    np.random.seed(1)  # noqa: NPY002 (as another process would start: seaborn jitters with it)
+    assert run_cli("plot", "--tables", tables, "--out-dir", again, "--n-examples", 2) == 0
+    assert {p.name: p.read_bytes() for p in again.glob("*.png")} == figures
 
     capsys.readouterr()
     assert run_cli("aggregate", "--metrics", root / "data", "--out-dir", root / "t2") == 2
