@@ -82,7 +82,10 @@ def test_paper_preset_uses_reference_singan_defaults():
             "/nonexistent/GOPRO_Large",
         ),
         (["paper={method: nosuch}"], "paper.method"),
-        (["methods=[{name: x, kind: singan, mode: inject, inject_scale: 0}]"], "inject_scale"),
+        (
+            ["methods=[{name: x, kind: singan, mode: inject, inject_scale: 0}]"],
+            "'x' has inject_scale 0, but the image enters",
+        ),
     ],
 )
 def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, override, expected):

@@ -79,6 +79,13 @@ for _m in config["methods"]:
         _fail(
             f"methods: the name {_m['name']!r} is used twice; give each method its own name"
         )
+    # checked here, not in the schema: its message would not say why
+    if _m["inject_scale"] == 0:
+        _fail(
+            f"methods: {_m['name']!r} has inject_scale 0, but the image enters at a scale from "
+            f"the one below it; use 1..N-1 (from the coarsest) or -1..-(N-1) (from the finest, "
+            f"-2 = the second finest)"
+        )
     METHODS[_m["name"]] = _m
 SINGAN_METHODS = [n for n, m in METHODS.items() if m["kind"] == "singan"]
 BASELINE_METHODS = [n for n, m in METHODS.items() if m["kind"] != "singan"]
