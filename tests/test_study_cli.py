@@ -211,3 +211,15 @@ def test_study_figures_stay_readable_with_100_pairs_and_30_sequences():
     assert ticks[0].get_text() == "singan_same_k1_nonoise"  # sorted by ΔPSNR
     boxes = _boxes(fig, ticks)
     assert not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+
+
+def test_study_and_plot_refuse_a_max_highlight_below_two(tables, capsys):
+    out = tables / "refused"
+    for args in (
+        [*study_args(tables, 50), "--max-highlight", 1],
+        ["plot", "--tables", tables / "tables", "--out-dir", out, "--max-highlight", 1],
+    ):
+        capsys.readouterr()
+        assert run_cli(*args) == 2
+        assert "--max-highlight must be >= 2, got 1" in capsys.readouterr().err
+    assert not out.exists()

@@ -28,6 +28,7 @@ HELP = "seaborn figures from the aggregated tables"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from deblur.commands.report_options import add_highlight_options
     from deblur.eval_config import RESOLUTIONS, PlotSettings
 
     d = PlotSettings()
@@ -76,24 +77,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="show a centred crop of this fraction of each image (at the --resolution size) "
         "instead of the whole image (e.g. 0.5; default: whole image)",
     )
-    parser.add_argument(
-        "--highlight",
-        nargs="*",
-        default=[],
-        metavar="METHOD",
-        help="methods of the compact figures (default: automatic: the baseline, the "
-        "reproduced method, other baselines, its twin with each other reference frame)",
-    )
-    parser.add_argument(
-        "--max-highlight",
-        type=int,
-        default=d.max_highlight,
-        help="at most this many automatic highlight methods; with more methods than this the "
-        "compact figures show only the highlighted ones (default: %(default)s)",
+    add_highlight_options(
+        parser,
+        d,
+        shown_in="the compact figures (examples, PSNR vs SSIM, per-sequence, paired box plot); "
+        "with more methods than --max-highlight they show only these",
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    from deblur.commands.report_options import highlight_options
     from deblur.errors import DeblurError
     from deblur.plots import PlotSettings, write_all
 
@@ -101,8 +94,6 @@ def run(args: argparse.Namespace) -> int:
         raise DeblurError(f"--n-examples must be >= 1, got {args.n_examples}")
     if not 0 <= args.example_crop <= 1:
         raise DeblurError(f"--example-crop must be in [0, 1], got {args.example_crop}")
-    if args.max_highlight < 2:
-        raise DeblurError(f"--max-highlight must be >= 2, got {args.max_highlight}")
     settings = PlotSettings(
         reported_psnr=None if args.no_reported else args.reported_psnr,
         reported_ssim=None if args.no_reported else args.reported_ssim,
@@ -111,8 +102,7 @@ def run(args: argparse.Namespace) -> int:
         resolution=args.resolution,
         n_examples=args.n_examples,
         example_crop=args.example_crop,
-        highlight=tuple(args.highlight),
-        max_highlight=args.max_highlight,
+        **highlight_options(args),
     )
     write_all(args.tables, args.out_dir, settings)
     return 0

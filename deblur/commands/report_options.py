@@ -1,5 +1,6 @@
-"""Options shared by ``aggregate`` and ``study``: the settings of the paper table and its
-statistics (:class:`deblur.eval_config.ReportSettings`)."""
+"""Options shared by the reporting commands: the settings of the paper table and its
+statistics (:class:`deblur.eval_config.ReportSettings`; ``aggregate`` and ``study``) and the
+highlighted methods (``study`` and ``plot``)."""
 
 from __future__ import annotations
 
@@ -54,3 +55,26 @@ def report_options(args: argparse.Namespace) -> dict:
         n_boot=args.n_boot,
         seed=args.seed,
     )
+
+
+def add_highlight_options(parser: argparse.ArgumentParser, defaults, *, shown_in: str) -> None:
+    """Add --highlight and --max-highlight with ``defaults``' maximum (a StudySettings or
+    PlotSettings); ``shown_in`` names what shows only the highlighted methods."""
+    parser.add_argument(
+        "--highlight", nargs="*", default=[], metavar="METHOD",
+        help=f"methods of {shown_in} (default: automatic: the baseline, the reproduced "
+        "method, other baselines, its twin with each other reference frame)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-highlight", type=int, default=defaults.max_highlight, metavar="N",
+        help="at most this many automatic highlight methods (default: %(default)s)",
+    )  # fmt: skip
+
+
+def highlight_options(args: argparse.Namespace) -> dict:
+    """The highlight fields given by :func:`add_highlight_options`' options."""
+    from deblur.errors import DeblurError
+
+    if args.max_highlight < 2:
+        raise DeblurError(f"--max-highlight must be >= 2, got {args.max_highlight}")
+    return dict(highlight=tuple(args.highlight), max_highlight=args.max_highlight)

@@ -41,7 +41,7 @@ OUTPUTS = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from deblur.commands.report_options import add_report_options
+    from deblur.commands.report_options import add_highlight_options, add_report_options
     from deblur.eval_config import StudySettings
 
     d = StudySettings()
@@ -62,20 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         resolution_help="primary resolution: ranked first, used for contrasts and the "
         "per-sequence table (default: %(default)s, the paper's)",
     )
-    parser.add_argument(
-        "--highlight",
-        nargs="*",
-        default=[],
-        metavar="METHOD",
-        help="methods of the per-sequence table (default: automatic: the baseline, the paper's "
-        "setting, other baselines, its twin with each other reference frame)",
-    )
-    parser.add_argument(
-        "--max-highlight",
-        type=int,
-        default=d.max_highlight,
-        help="at most this many automatic highlight methods (default: %(default)s)",
-    )
+    add_highlight_options(parser, d, shown_in="the per-sequence table")
     parser.add_argument(
         "--skipped",
         default="{}",
@@ -99,7 +86,7 @@ def _read_skipped(text: str) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     from deblur.atomic import write_text
-    from deblur.commands.report_options import report_options
+    from deblur.commands.report_options import highlight_options, report_options
     from deblur.errors import DeblurError
     from deblur.report import load_metrics
     from deblur.study import (
@@ -116,8 +103,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = StudySettings(
             **report_options(args),
-            highlight=tuple(args.highlight),
-            max_highlight=args.max_highlight,
+            **highlight_options(args),
         )
     except ValueError as exc:
         raise DeblurError(str(exc)) from None
