@@ -14,10 +14,10 @@ each timed step after ``--warmup`` untimed ones of the same variant.
 from __future__ import annotations
 
 import argparse
-import copy
 import time
 
 import torch
+from train_speed import state_copy
 
 from deblur.data.imageio import read_rgb
 from deblur.singan import fast
@@ -67,9 +67,7 @@ def scale_state(scale, reals, sizes, config):
 
 def variant(name, G, D, inputs, config):
     """(step, G, D, opt_g, opt_d, inputs) of one variant, from copies of the shared state."""
-    G, D, inputs = copy.deepcopy(G), copy.deepcopy(D), copy.copy(inputs)
-    if inputs.coarser is not None:
-        inputs.coarser = copy.deepcopy(inputs.coarser)
+    G, D, inputs = state_copy(G, D, inputs)
     if name == "reference":
         opt_g, opt_d, _ = make_optimizers(G, D, config)
         return train_step, G, D, opt_g, opt_d, inputs

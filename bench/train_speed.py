@@ -108,20 +108,24 @@ def conv_peak(
     return results
 
 
+def state_copy(G, D, inputs):
+    """Copies of a scale's (G, D, inputs) that a variant may change (layout, weights) without
+    touching the others': the networks and the coarser chain deep, the inputs shallow."""
+    G, D, inputs = copy.deepcopy(G), copy.deepcopy(D), copy.copy(inputs)
+    if inputs.coarser is not None:
+        inputs.coarser = copy.deepcopy(inputs.coarser)
+    return G, D, inputs
+
+
 class Runner:
     """One variant's networks, optimizers and inputs at one scale, from shared initial state."""
 
     def __init__(self, variant, G, D, inputs, config, device):
         self.variant, self.config, self.device = variant, config, device
-        self.G, self.D, self.inputs = copy.deepcopy(G), copy.deepcopy(D), copy.copy(inputs)
+        self.G, self.D, self.inputs = state_copy(G, D, inputs)
         if variant == "reference":
             self.step = train_step
         else:
-            if inputs.coarser is not None:
-                self.inputs.coarser = copy.copy(inputs.coarser)
-                self.inputs.coarser.generators = [
-                    copy.deepcopy(g) for g in inputs.coarser.generators
-                ]
             to_channels_last(self.G, self.D, self.inputs)
             self.step = FastStep(precision="bf16" if variant == "bf16" else "fp32")
         self.opt_g, self.opt_d, _ = make_optimizers(
