@@ -54,6 +54,15 @@ def _seeded_jitter() -> Iterator[None]:
         np.random.set_state(state)  # noqa: NPY002
 
 
+def _boxes_and_points(box_linewidth: float | None = None, **common) -> None:
+    """Box plot plus the jittered points themselves, per category (``common``: seaborn's
+    data, axes, order and palette arguments, shared by both layers)."""
+    box_kws = {} if box_linewidth is None else dict(linewidth=box_linewidth)
+    sns.boxplot(**common, showfliers=False, width=0.55, boxprops=dict(alpha=0.45), **box_kws)
+    with _seeded_jitter():
+        sns.stripplot(**common, jitter=JITTER, size=4, alpha=0.85, edgecolor="0.2", linewidth=0.4)
+
+
 def _theme() -> None:
     sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95)
 
@@ -144,13 +153,7 @@ def plot_by_method(metrics: pd.DataFrame, metric: str, settings: PlotSettings):
             data=d, x=cat, y=val, order=present, hue="method", hue_order=present,
             palette=palette, ax=ax, legend=False,
         )  # fmt: skip
-        sns.boxplot(
-            **common, showfliers=False, width=0.55, linewidth=1.2, boxprops=dict(alpha=0.45)
-        )
-        with _seeded_jitter():
-            sns.stripplot(
-                **common, jitter=JITTER, size=4, alpha=0.85, edgecolor="0.2", linewidth=0.4
-            )
+        _boxes_and_points(box_linewidth=1.2, **common)
         n = d["pair_id"].nunique()
         ax.set_title(f"{resolution} resolution ({_n_pairs(n)})", fontsize=11)
         if horizontal:
@@ -445,37 +448,10 @@ def plot_paired(metrics: pd.DataFrame, paired: pd.DataFrame, settings: PlotSetti
         for c, m in enumerate(("psnr", "ssim")):
             ax = axes[r][c]
             d = diffs[(diffs["resolution"] == resolution) & (diffs["metric"] == m)]
-            sns.boxplot(
-                data=d,
-                x="method",
-                y="diff",
-                order=order,
-                hue="method",
-                hue_order=order,
-                palette=palette,
-                showfliers=False,
-                width=0.55,
-                ax=ax,
-                legend=False,
-                boxprops=dict(alpha=0.45),
-            )
-            with _seeded_jitter():
-                sns.stripplot(
-                    data=d,
-                    x="method",
-                    y="diff",
-                    order=order,
-                    hue="method",
-                    hue_order=order,
-                    palette=palette,
-                    jitter=JITTER,
-                    size=4,
-                    alpha=0.85,
-                    edgecolor="0.2",
-                    linewidth=0.4,
-                    ax=ax,
-                    legend=False,
-                )
+            _boxes_and_points(
+                data=d, x="method", y="diff", order=order, hue="method", hue_order=order,
+                palette=palette, ax=ax, legend=False,
+            )  # fmt: skip
             ax.axhline(0, color="0.25", lw=1.2, ls="--", zorder=1)
             stats = paired[(paired["resolution"] == resolution)].set_index("method")
             labels = []
