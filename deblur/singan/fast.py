@@ -193,13 +193,29 @@ def make_prevs(inputs, sources: list) -> list[torch.Tensor]:
     return [nhwc(p) for p in sources]
 
 
+def critic_penalty(D: Discriminator, real, fake, alpha, weight: float, running=None):
+    """The WGAN-GP term on the ``alpha`` mix of ``real`` and ``fake`` (``running``: see
+    :func:`critic_activations`)."""
+    mix = nhwc(alpha * real + (1 - alpha) * fake)
+    return penalty(critic_input_grad(D, critic_activations(D, mix, running)), weight)
+
+
+def critic_scores(D: Discriminator, real, fake) -> torch.Tensor:
+    """``-mean D(real) + mean D(fake)``, real first (the reference's running-statistics order)."""
+    return -D(real).mean() + D(fake).mean()
+
+
 def critic_loss(
     D: Discriminator, real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor, weight: float
 ) -> torch.Tensor:
     """WGAN-GP critic loss ``-mean D(real) + mean D(fake) + GP`` (GP on ``alpha`` mixing)."""
-    mix = nhwc(alpha * real + (1 - alpha) * fake)
-    gp = penalty(critic_input_grad(D, critic_activations(D, mix)), weight)
-    return -D(real).mean() + D(fake).mean() + gp
+    gp = critic_penalty(D, real, fake, alpha, weight)
+    return critic_scores(D, real, fake) + gp
+
+
+def reconstruction_loss(G: Generator, rec_input, prev_rec, real, alpha: float) -> torch.Tensor:
+    """``alpha`` * MSE of G's reconstruction of ``real``."""
+    return alpha * F.mse_loss(G(rec_input, prev_rec), real)
 
 
 def generator_loss(
@@ -215,7 +231,7 @@ def generator_loss(
     err_g = -D(fake).mean()
     if alpha == 0:
         return err_g, torch.zeros((), device=real.device)
-    return err_g, alpha * F.mse_loss(G(rec_input, prev_rec), real)
+    return err_g, reconstruction_loss(G, rec_input, prev_rec, real, alpha)
 
 
 class FastStep:
@@ -398,16 +414,11 @@ def critic_step_in_branches(pair, forward, D, real, fake, alpha, weight) -> torc
     params = list(D.parameters())
     copies = RunningCopies(norms(D))
 
-    def gp():
-        mix = nhwc(alpha * real + (1 - alpha) * fake)
-        return penalty(critic_input_grad(D, critic_activations(D, mix, copies.running)), weight)
-
-    def scores():
-        return -D(real).mean() + D(fake).mean()
-
     (err_gp, grads_gp), (err_scores, grads_scores) = pair(
-        lambda: _loss_and_grads(gp, forward, params),
-        lambda: _loss_and_grads(scores, forward, params),
+        lambda: _loss_and_grads(
+            lambda: critic_penalty(D, real, fake, alpha, weight, copies.running), forward, params
+        ),
+        lambda: _loss_and_grads(lambda: critic_scores(D, real, fake), forward, params),
     )
     _set_grads(params, grads_scores, grads_gp)
     copies.merge(passes=1, later=2)
@@ -430,7 +441,9 @@ def generator_step_in_branches(pair, forward, G, D, fake, fake_inputs, rec_input
 
     (err_g, grads_adv), (rec_loss, grads_rec) = pair(
         lambda: _loss_and_grads(adversarial, forward, params),
-        lambda: _loss_and_grads(lambda: alpha * F.mse_loss(G(*rec_inputs), real), forward, params),
+        lambda: _loss_and_grads(
+            lambda: reconstruction_loss(G, *rec_inputs, real, alpha), forward, params
+        ),
     )
     _set_grads(params, grads_adv, grads_rec)
     if copies is not None:
