@@ -1,27 +1,29 @@
 """Reduced precision and the training loop around the optimized step: bf16 is its own run
-(recorded, never resumed as fp32), its results stay within fp32's seed-to-seed spread on the
-embedded synthetic data, and the loop leaves losses on the device between log points."""
+(recorded, never resumed as fp32), it follows fp32 on every oneDNN path the CPU offers, and the
+loop leaves losses on the device between log points."""
 
 import copy
 import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from deblur.cli import main as cli_main
 from deblur.data import synthetic
-from deblur.data.imageio import read_rgb
 from deblur.errors import DeblurError
-from deblur.metrics import psnr
+from deblur.singan import device as device_module
 from deblur.singan import fast
 from deblur.singan import train as train_module
 from deblur.singan.checkpoint import load_model
 from deblur.singan.config import SinGANConfig
-from deblur.singan.generate import deblur_image, draw_prev
 from deblur.singan.models import Discriminator
-from deblur.singan.pyramid import build_pyramid, image_to_tensor
 from deblur.singan.train import LOG_EVERY, train
 
 TINY = dict(min_size=16, max_size=40, nfc=8, max_nfc=16, nfc_double_every=2, niter=2)
@@ -105,35 +107,67 @@ def test_step_does_not_leave_torch(pair, tmp_path, monkeypatch):
     assert len(calls) == 2 * TINY["niter"]
 
 
-def quality(model_dir, sharp_path, blurry_path) -> dict:
-    """Finest-scale reconstruction MSE and the PSNR of G_0 deblurring (model resolution)."""
-    model = load_model(model_dir, "cpu")
-    sizes = model.sizes
-    real = build_pyramid(image_to_tensor(read_rgb(sharp_path)), sizes)[-1]
-    rec = draw_prev(model.generators, model.noise_amps, sizes + [sizes[-1]], "rec", model.z_opts)
-    sharp_small = build_pyramid(image_to_tensor(read_rgb(sharp_path)), sizes)[-1]
-    out = deblur_image(model, read_rgb(blurry_path), seed=0)
-    ref = ((sharp_small[0] + 1) / 2).clamp(0, 1).permute(1, 2, 0).numpy()
-    return dict(rec_mse=F.mse_loss(rec, real).item(), psnr=psnr(out, ref))
+PARITY_SCRIPT = Path(__file__).with_name("precision_parity.py")
+# oneDNN paths whose bf16 arithmetic differs, with the /proc/cpuinfo flags that enable them
+ONEDNN_PATHS = (
+    ("AVX512_CORE_AMX", {"amx_bf16", "amx_tile"}),  # AMX tiles
+    ("AVX512_CORE_BF16", {"avx512_bf16"}),  # native bf16 dot products
+    ("AVX512_CORE", {"avx512bw", "avx512vl", "avx512dq"}),  # bf16 emulated in AVX-512
+    ("AVX2", {"avx2"}),  # no bf16 kernels: torch's generic ones
+)
+# |mean log(bf16 / fp32 reconstruction loss)| over the first iterations; see the test
+PARITY_THRESHOLD = math.log(1.1)
 
 
-def test_bf16_stays_within_the_fp32_seed_spread(pair, tmp_path):
-    """bf16's reconstruction error and deblurring PSNR differ from fp32's by less than twice
-    fp32's seed-to-seed standard deviation. (An autocast region spanning the optimizer steps,
-    which computes with stale bf16 weights, fails this: reconstruction MSE 1.6x fp32's.)"""
-    sharp, blurry = pair
-    config = dict(niter=60, max_size=48)
-    runs = {
-        (precision, seed): quality(
-            fit(sharp, tmp_path / f"{precision}{seed}", precision, seed, **config), sharp, blurry
-        )
-        for precision, seeds in (("fp32", (0, 1, 2, 3)), ("bf16", (0, 1)))
-        for seed in seeds
-    }
-    for metric in ("rec_mse", "psnr"):
-        fp32 = np.array([v[metric] for (p, _), v in runs.items() if p == "fp32"])
-        bf16 = np.array([v[metric] for (p, _), v in runs.items() if p == "bf16"])
-        assert abs(bf16.mean() - fp32.mean()) < 2 * fp32.std(ddof=1), (metric, fp32, bf16)
+def onednn_paths() -> list[str]:
+    """The ``ONEDNN_MAX_CPU_ISA`` values this CPU offers, best first (["default"] off Linux)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ["default"]
+    flags = set(re.search(r"^flags\s*:(.*)$", text, re.M).group(1).split())
+    return [isa for isa, needed in ONEDNN_PATHS if needed <= flags] or ["default"]
+
+
+def parity(isa: str, seeds: list[int], stale_weights: bool = False) -> dict:
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": isa} if isa != "default" else dict(os.environ)
+    args = [sys.executable, str(PARITY_SCRIPT), "--seeds", *map(str, seeds)]
+    args += ["--stale-weights"] if stale_weights else []
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def mean_log_ratio(result: dict) -> float:
+    return float(np.mean([r for ratios in result["log_ratios"].values() for r in ratios]))
+
+
+@pytest.mark.parametrize("isa", onednn_paths())
+def test_bf16_follows_fp32_on_every_onednn_path(isa):
+    """Paired: the same seed, data and initial weights trained in fp32 and in bf16 (32
+    channels, the coarsest 25x44 scale, 6 iterations; tests/precision_parity.py), on each oneDNN
+    path this CPU offers, in its own process. Statistic: the mean over 2 seeds and the 6
+    iterations of log(bf16 / fp32 reconstruction loss).
+
+    Why this threshold, log(1.1): before the GAN's dynamics amplify them, the two runs differ
+    only by bf16 rounding (8 significand bits, 0.4% per rounding, unbiased), so the log
+    ratios scatter around 0 by about 1%: measured on AVX2 (torch's generic bf16 kernels),
+    |log ratio| <= 0.005 over seeds 0-1 (mean -0.0003) and <= 0.024 over seeds 0-2 at
+    iteration 6 of 10, where the runs start to drift apart. A mean of 0.095 is about 20 times
+    that spread, so true parity passes on any rounding scheme (AMX, AVX512-BF16, emulation),
+    while a systematic error fails: the known bug of an autocast region spanning the
+    optimizer steps computes two of three critic and generator steps with stale weights and
+    gives a mean of 0.31 (reconstruction loss 1.37x fp32's; test below). Whether bf16 keeps
+    its quality over a whole training is the longer sweep's question
+    (bench/precision_quality.py, README)."""
+    result = parity(isa, seeds=[0, 1])
+    assert abs(mean_log_ratio(result)) < PARITY_THRESHOLD, result
+
+
+def test_bf16_parity_catches_stale_weights():
+    """The parity statistic fails on the known bug (see the test above)."""
+    result = parity("default", seeds=[0], stale_weights=True)
+    assert mean_log_ratio(result) > 2 * PARITY_THRESHOLD, result
 
 
 def test_compiled_critic_loss_trains_like_the_eager_one(pair, tmp_path):
@@ -175,3 +209,15 @@ def test_compiled_critic_loss_equals_the_eager_one():
     torch.testing.assert_close(loss_c, loss_e, rtol=1e-4, atol=1e-5)
     for g_c, g_e in zip(grads_c, grads_e, strict=True):
         torch.testing.assert_close(g_c, g_e, rtol=1e-3, atol=1e-5)
+
+
+def test_bf16_without_native_kernels_warns(pair, tmp_path, monkeypatch, caplog):
+    """bf16 on a CPU without bf16 kernels is several times slower than fp32: say so."""
+    sharp, _ = pair
+    monkeypatch.setattr(device_module, "native_bf16", lambda device: False)
+    with caplog.at_level("WARNING"):
+        fit(sharp, tmp_path / "fp32", max_size=24)
+    assert "no native bf16" not in caplog.text
+    with caplog.at_level("WARNING"):
+        fit(sharp, tmp_path / "bf16", "bf16", max_size=24)
+    assert "no native bf16 kernels" in caplog.text and "--precision fp32" in caplog.text

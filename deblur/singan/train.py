@@ -37,7 +37,13 @@ from deblur.singan.checkpoint import (
     write_train_log,
 )
 from deblur.singan.config import SinGANConfig, load_config
-from deblur.singan.device import check_precision, flush_denormals, resolve_device, set_threads
+from deblur.singan.device import (
+    check_precision,
+    flush_denormals,
+    resolve_device,
+    set_threads,
+    warn_slow_bf16,
+)
 from deblur.singan.fast import BRANCH_MAX_CHANNELS, FastStep, to_channels_last
 from deblur.singan.generate import CoarseChain, draw_noise, draw_prev
 from deblur.singan.models import Discriminator, Generator
@@ -278,7 +284,8 @@ def train(
         Show a tqdm bar per scale (a log line per scale is written either way).
     precision : {"fp32", "bf16"}
         "bf16" runs the iterations under autocast (about 2x faster on CPUs with AVX512-BF16
-        and on GPUs; see the README for its effect on results). Part of the run's identity: a
+        or AMX and on GPUs, several times slower on AVX2-only CPUs, where a warning is
+        logged; see the README for its effect on results). Part of the run's identity: a
         directory trained with one precision is never resumed with the other.
     compile : bool
         Pass the critic loss through ``torch.compile`` (meant for CUDA; slower on CPU).
@@ -305,6 +312,7 @@ def train(
     check_precision(precision)
     if reference_step and precision != "fp32":
         raise DeblurError("the reference step runs in fp32 only; drop --reference-step for bf16")
+    warn_slow_bf16(device, precision)
     set_threads(threads)
     image_path, out_dir = Path(image_path), Path(out_dir)
     image = read_rgb(image_path)
