@@ -1,6 +1,6 @@
 """PSNR and SSIM of a deblurred image against its sharp frame, at the model and full resolution.
 
-The convention (DESIGN §5) is the one deblurring papers converge on, computed with scikit-image
+The convention is the one deblurring papers converge on, computed with scikit-image
 on RGB float images in [0, 1] (in float64):
 
 - PSNR: :func:`skimage.metrics.peak_signal_noise_ratio` with ``data_range=1``.

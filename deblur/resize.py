@@ -1,6 +1,7 @@
 """Resizing shared by the model and the metrics, so both see exactly the same pixels.
 
-Antialiased bicubic in torch (as DESIGN §3 allows), on whatever device the tensor lives on.
+Antialiased bicubic in torch (the reference SinGAN uses its own MATLAB-style ``imresize``, also
+antialiased bicubic), on whatever device the tensor lives on.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ import pytest
 from deblur.errors import DeblurError
 from deblur.singan.config import KEYS, SinGANConfig, load_config
 
-# tamarott/SinGAN config.py / training.py, as DESIGN §3 lists them
+# the reference defaults of tamarott/SinGAN's config.py / training.py
 REFERENCE = dict(
     niter=2000, max_size=250, min_size=25, scale_factor=0.75, nfc=32, nfc_double_every=4,
     max_nfc=128, num_layer=5, ker_size=3, leaky_slope=0.2, init_std=0.02, lr_g=5e-4, lr_d=5e-4,

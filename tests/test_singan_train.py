@@ -1,5 +1,6 @@
 """Training on a tiny image: it learns, it is deterministic, it resumes exactly, it refuses
-mismatched directories, and G_0 deblurring runs as DESIGN §4 says."""
+mismatched directories, and G_0 deblurring (downscale by r^k, then k passes of upsampling and
+G_0) runs as the paper describes."""
 
 import json
 import os

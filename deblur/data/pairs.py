@@ -51,7 +51,7 @@ class Pair:
 
 @dataclass(frozen=True)
 class Sample(Pair):
-    """A sampled pair plus the sharp image SinGAN is trained on (DESIGN §1, ``reference.mode``).
+    """A sampled pair plus the sharp image SinGAN is trained on (``reference.mode``).
 
     Attributes
     ----------

@@ -451,8 +451,6 @@ def generator_step_in_branches(pair, forward, G, D, fake, fake_inputs, rec_input
     return err_g, rec_loss
 
 
-fast_train_step = FastStep()
-
 
 def to_channels_last(G: Generator, D: Discriminator, inputs) -> None:
     """Put the networks, the scale's fixed tensors and the coarser generators in NHWC."""

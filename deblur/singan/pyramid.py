@@ -1,6 +1,7 @@
 """The image pyramid: how many scales, their sizes, and the real image at each.
 
-Follows the reference's ``adjust_scales2image`` / ``creat_reals_pyramid`` (DESIGN §3). Scales
+Follows the reference's ``adjust_scales2image`` / ``creat_reals_pyramid`` (tamarott/SinGAN's
+``functions.py``). Scales
 are numbered from the coarsest (0) to the finest (N-1); every level is resized from the capped
 image directly, in torch, on whatever device the image lives on.
 """
