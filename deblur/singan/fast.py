@@ -451,7 +451,6 @@ def generator_step_in_branches(pair, forward, G, D, fake, fake_inputs, rec_input
     return err_g, rec_loss
 
 
-
 def to_channels_last(G: Generator, D: Discriminator, inputs) -> None:
     """Put the networks, the scale's fixed tensors and the coarser generators in NHWC."""
     for net in (G, D, *(inputs.coarser.generators if inputs.coarser else ())):
