@@ -27,12 +27,13 @@ import torch
 
 from deblur.data import synthetic
 from deblur.singan import fast
+from deblur.singan.device import native_bf16
 from deblur.singan.train import train
 
 # the real runs' widths and coarsest scale: 32 channels (the reference's nfc and max_nfc),
 # min_size 25 (a 25x44 coarsest scale here); niter short enough that the two runs' only
-# difference is still rounding, not the GAN's chaotic divergence
-# divergence (measured: bf16 and fp32 agree to 1-2% for about 6 iterations, then drift apart)
+# difference is still rounding, not the GAN's chaotic divergence (measured: bf16 and fp32
+# agree to 1-2% for about 6 iterations, then drift apart)
 CONFIG = dict(nfc=32, max_nfc=32, min_size=25, max_size=48, niter=6)
 IMAGE_SIZE = "80x45"
 call = fast.FastStep.__call__
@@ -91,7 +92,7 @@ def main(argv=None) -> None:
         )
         ratios = {s: log_ratios(s, pair.sharp, work, args.stale_weights) for s in args.seeds}
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "default")
-    native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    native = native_bf16(torch.device("cpu"))
     print(json.dumps(dict(isa=isa, native_bf16=native, log_ratios=ratios)))
 
 

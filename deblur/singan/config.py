@@ -2,7 +2,7 @@
 
 The same flat keys appear in the pipeline's ``config.yaml`` under ``singan:`` and in a
 ``--config FILE`` YAML for ``python -m deblur train``; omitted keys take these defaults
-(tamarott/SinGAN ``config.py`` / ``training.py``, and DESIGN §3).
+(tamarott/SinGAN ``config.py`` / ``training.py``).
 
 =================  =======  ==============================================================
 key                default  meaning

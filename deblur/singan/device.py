@@ -87,7 +87,7 @@ def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` computes bf16 convolutions natively: any CUDA GPU torch runs on, or a
     CPU for which oneDNN has bf16 kernels (AVX512-BF16, AMX, or AVX-512 emulation). Without
     them (AVX2-only CPUs) torch falls back to generic kernels: measured on a 2-core AVX2 EPYC,
-    one 25x25 scale at 32 channels trained 6.7x slower in bf16 than in fp32 (README)."""
+    a 25-px scale at 32 channels trained 6.7x slower in bf16 than in fp32."""
     if device.type != "cpu":
         return True
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())

@@ -1,9 +1,8 @@
 """The image pyramid: how many scales, their sizes, and the real image at each.
 
 Follows the reference's ``adjust_scales2image`` / ``creat_reals_pyramid`` (tamarott/SinGAN's
-``functions.py``). Scales
-are numbered from the coarsest (0) to the finest (N-1); every level is resized from the capped
-image directly, in torch, on whatever device the image lives on.
+``functions.py``). Scales are numbered from the coarsest (0) to the finest (N-1); every level is
+resized from the capped image directly, in torch, on whatever device the image lives on.
 """
 
 from __future__ import annotations
