@@ -1,0 +1,151 @@
+"""Odd and bad inputs to the CLI, case by case: each ends in success or in a one-line error.
+
+The cases a probe checked (issue 13), kept as tables so the next probe starts from them: image
+modes (converted like PIL's ``convert("RGB")`` or refused naming the mode), aspect ratios,
+``--steps``, output paths, non-finite settings and a second trainer on one model directory.
+"""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deblur.cli import main
+from deblur.data import imageio
+from deblur.data.imageio import read_rgb
+from deblur.errors import DeblurError
+
+
+def run_cli(*args):
+    return main([str(a) for a in args])
+
+
+def last_error(capsys) -> str:
+    """The last stderr line, checked to be a one-line ``error:`` message (no traceback)."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("error: ")
+    return line
+
+
+def colours(h=12, w=16, seed=0):
+    """A random 8-bit RGB image (every channel different, so a channel mix-up shows)."""
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w, 3), np.uint8))
+
+
+def pil_rgb(im: Image.Image) -> np.ndarray:
+    return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+
+
+# ---------------------------------------------------------------------------------- image modes
+
+# (mode, file suffix): saved in that mode, read back in that mode by PIL
+PIL_MODE_FILES = [
+    ("RGB", "png"),
+    ("L", "png"),
+    ("1", "png"),
+    ("P", "png"),
+    ("LA", "png"),
+    ("RGBA", "png"),
+    ("CMYK", "jpg"),
+    ("CMYK", "tif"),
+    ("YCbCr", "tif"),
+    ("LAB", "tif"),
+]
+
+
+@pytest.mark.parametrize("mode, suffix", PIL_MODE_FILES)
+def test_8bit_modes_read_like_pil_convert_rgb(tmp_path, mode, suffix):
+    path = tmp_path / f"x.{suffix}"
+    colours().convert(mode).save(path)
+    with Image.open(path) as im:
+        assert im.mode == mode
+        expected = pil_rgb(im)
+        raw = np.asarray(im)
+    img = read_rgb(path)
+    assert img.shape == (12, 16, 3) and img.dtype == np.float32
+    np.testing.assert_array_equal(img, expected)
+    if mode in ("P", "CMYK"):  # palette indices / C, M, Y are not the colours
+        assert not np.allclose(img, raw[..., :3] / 255.0 if raw.ndim == 3 else raw[..., None])
+
+
+@pytest.mark.parametrize("mode", ["PA", "RGBa", "RGBX", "HSV"])
+def test_in_memory_modes_convert_like_pil(mode):
+    im = colours().convert("RGBA" if mode == "RGBa" else "RGB")
+    im = im.convert("P").convert("PA") if mode == "PA" else im.convert(mode)
+    assert im.mode == mode
+    np.testing.assert_array_equal(imageio._to_rgb(im, "x"), pil_rgb(im))
+
+
+def test_palette_png_is_logged_as_palette_not_grayscale(tmp_path, caplog):
+    caplog.set_level("INFO")
+    path = tmp_path / "pal.png"
+    colours().convert("P").save(path)
+    read_rgb(path)
+    assert "palette" in caplog.text and "grayscale" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "mode, suffix, values, expected",
+    [
+        ("I;16", "png", [0, 1000, 65535], [0.0, 1000 / 65535, 1.0]),
+        ("I;16", "tif", [0, 32768, 65535], [0.0, 32768 / 65535, 1.0]),
+        ("I;16B", "tif", [0, 256, 65535], [0.0, 256 / 65535, 1.0]),
+        ("I", "tif", [0, 40000, 65535], [0.0, 40000 / 65535, 1.0]),
+        ("F", "tif", [0.0, 0.25, 1.0], [0.0, 0.25, 1.0]),
+    ],
+)
+def test_wide_gray_modes_are_scaled_and_replicated(tmp_path, mode, suffix, values, expected):
+    dtype = {"F": np.float32, "I": np.int32}.get(mode, np.uint16)
+    arr = np.array([values] * 2, dtype=dtype)
+    im = Image.fromarray(arr)
+    if mode == "I;16B":  # PIL's convert to I;16B clips to 255
+        im = Image.frombytes(mode, im.size, arr.astype(">u2").tobytes())
+    path = tmp_path / f"x.{suffix}"
+    im.save(path)
+    with Image.open(path) as back:
+        assert back.mode == mode
+    img = read_rgb(path)
+    assert img.shape == (2, 3, 3)
+    np.testing.assert_allclose(img[0, :, 0], expected, rtol=1e-6)
+    assert np.array_equal(img[..., 0], img[..., 2])
+
+
+@pytest.mark.parametrize(
+    "mode, values, expected",
+    [
+        ("F", [0.0, 1.5], "mode F with values in [0, 1.5], expected [0, 1]"),
+        ("F", [0.0, np.nan], "mode F with NaN or inf"),
+        ("F", [-0.5, 0.5], "mode F with values in [-0.5, 0.5]"),
+        ("I", [-1, 100], "mode I with values in [-1, 100], expected [0, 65535]"),
+        ("I", [0, 70000], "mode I with values in [0, 70000]"),
+    ],
+)
+def test_wide_gray_modes_out_of_range_are_refused(tmp_path, mode, values, expected):
+    dtype = np.float32 if mode == "F" else np.int32
+    path = tmp_path / "x.tif"
+    Image.fromarray(np.array([values] * 2, dtype=dtype)).save(path)
+    with pytest.raises(DeblurError, match="cannot read image .*x.tif") as info:
+        read_rgb(path)
+    assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("mode", ["La"])
+def test_unsupported_modes_are_refused_naming_the_mode(mode):
+    im = Image.new(mode, (4, 4))  # premultiplied LA: PIL cannot convert it to RGB
+    with pytest.raises(DeblurError, match=f"cannot read image x.png: unsupported PIL mode {mode}"):
+        imageio._to_rgb(im, "x.png")
+
+
+def test_cli_palette_and_cmyk_training_images(tmp_path, capsys):
+    """The probe's commands: both train (rc 0) on the colours PIL's convert gives."""
+    for name in ("pal.png", "cmyk.jpg"):
+        path = tmp_path / name
+        colours(32, 40).convert("P" if name == "pal.png" else "CMYK").save(path)
+        rc = run_cli("train", "--image", path, "--out", tmp_path / name.split(".")[0],
+                     *TRAIN_ARGS)  # fmt: skip
+        assert rc == 0, capsys.readouterr().err
+
+
+TRAIN_ARGS = ("--device", "cpu", "--threads", 1, "--set", "niter=2", "--set", "max_size=32",
+              "--set", "min_size=16", "--set", "nfc=8", "--set", "max_nfc=8")  # fmt: skip
