@@ -13,6 +13,7 @@ from deblur.cli import main
 from deblur.data import imageio
 from deblur.data.imageio import read_rgb
 from deblur.errors import DeblurError
+from deblur.singan.config import SinGANConfig, load_config
 
 
 def run_cli(*args):
@@ -149,3 +150,25 @@ def test_cli_palette_and_cmyk_training_images(tmp_path, capsys):
 
 TRAIN_ARGS = ("--device", "cpu", "--threads", 1, "--set", "niter=2", "--set", "max_size=32",
               "--set", "min_size=16", "--set", "nfc=8", "--set", "max_nfc=8")  # fmt: skip
+
+
+# --------------------------------------------------------------------------- non-finite settings
+
+FLOAT_KEYS = [k for k, v in SinGANConfig().to_dict().items() if isinstance(v, float)]
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+@pytest.mark.parametrize("key", FLOAT_KEYS)
+def test_non_finite_float_settings_are_refused_naming_the_key(key, value):
+    with pytest.raises(DeblurError, match=f"--set: .*{key} must be a finite number"):
+        load_config({key: value}, origin="--set")
+
+
+@pytest.mark.parametrize("text", ["inf", ".inf", "-inf", "nan", ".nan", "1e999"])
+def test_cli_set_non_finite_lr_is_refused_before_anything_is_written(tmp_path, capsys, text):
+    image = tmp_path / "s.png"
+    colours(32, 40).save(image)
+    rc = run_cli("train", "--image", image, "--out", tmp_path / "m", *TRAIN_ARGS,
+                 "--set", f"lr_g={text}")  # fmt: skip
+    assert rc == 2 and "lr_g must be a finite number" in last_error(capsys)
+    assert not (tmp_path / "m").exists()
