@@ -5,6 +5,9 @@ modes (converted like PIL's ``convert("RGB")`` or refused naming the mode), aspe
 ``--steps``, output paths, non-finite settings and a second trainer on one model directory.
 """
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -172,3 +175,89 @@ def test_cli_set_non_finite_lr_is_refused_before_anything_is_written(tmp_path, c
                  "--set", f"lr_g={text}")  # fmt: skip
     assert rc == 2 and "lr_g must be a finite number" in last_error(capsys)
     assert not (tmp_path / "m").exists()
+
+
+# --------------------------------------------------------------------------------- output paths
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A tiny finished model (32x40 -> 2 scales) and a blurry/sharp pair of the same shape."""
+    root = tmp_path_factory.mktemp("model")
+    sharp, blurry = root / "sharp.png", root / "blurry.png"
+    colours(32, 40, seed=1).save(sharp)
+    colours(64, 80, seed=2).save(blurry)
+    assert run_cli("train", "--image", sharp, "--out", root / "m", *TRAIN_ARGS) == 0
+    return dict(dir=root / "m", sharp=sharp, blurry=blurry)
+
+
+def command(name, model, out, tmp):
+    """argv of one command writing ``out`` (other outputs go to folder ``tmp``)."""
+    m = model
+    return {
+        "deblur": ["deblur", "--model", m["dir"], "--image", m["blurry"], "--out", out,
+                   "--device", "cpu", "--threads", 1],
+        "evaluate": ["evaluate", "--pred", m["blurry"], "--sharp", m["sharp"], "--max-size", 32,
+                     "--out", out],
+        "baseline": ["baseline", "--kind", "identity", "--image", m["blurry"], "--out", out],
+        "baseline-info": ["baseline", "--kind", "identity", "--image", m["blurry"], "--out",
+                          tmp / "ok.png", "--info", out],
+        "train": ["train", "--image", m["sharp"], "--out", out, *TRAIN_ARGS],
+    }[name]  # fmt: skip
+
+
+def deny_new_files_in(monkeypatch, folder: Path):
+    """Make ``folder`` refuse new files, as a read-only folder does (chmod does not stop root)."""
+    real_open = os.open
+
+    def guarded_open(path, flags, *args, **kwargs):
+        if Path(path).parent == folder and flags & os.O_CREAT:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", guarded_open)
+
+
+# (command, where --out points, expected fragment of the one-line error)
+OUTPUT_CASES = [
+    (cmd, place, fragment)
+    for cmd in ("deblur", "evaluate", "baseline", "baseline-info", "train")
+    for place, fragment in [
+        ("ok", None),
+        ("new_folder", None),
+        ("directory", "it is a directory" if cmd != "train" else None),
+        ("below_file", "is a file, not a directory"),
+        ("deep_below_file", "is a file, not a directory"),
+        ("sysfs", "permission denied on /sys"),
+        ("write_denied", "permission denied on"),
+    ]
+]
+
+
+@pytest.mark.parametrize("cmd, place, fragment", OUTPUT_CASES)
+def test_output_path_errors_are_one_line(tmp_path, model, capsys, monkeypatch, cmd, place,
+                                         fragment):  # fmt: skip
+    suffix = {"evaluate": "x.parquet", "baseline-info": "x.json", "train": "m"}.get(cmd, "x.png")
+    (tmp_path / "file").write_text("a regular file")
+    (tmp_path / "dir").mkdir()
+    out = {
+        "ok": tmp_path / suffix,
+        "new_folder": tmp_path / "new" / "folder" / suffix,
+        "directory": tmp_path / "dir",
+        "below_file": tmp_path / "file" / suffix,
+        "deep_below_file": tmp_path / "file" / "sub" / suffix,
+        "sysfs": "/sys/deblur-probe/" + suffix,  # root cannot write sysfs either
+        "write_denied": tmp_path / "dir" / suffix if cmd != "train" else tmp_path / "dir",
+    }[place]
+    if place == "sysfs" and not Path("/sys/kernel").is_dir():
+        pytest.skip("no sysfs here")
+    if place == "write_denied":
+        deny_new_files_in(monkeypatch, tmp_path / "dir")
+    rc = run_cli(*command(cmd, model, Path(out), tmp_path))
+    if fragment is None:
+        assert rc == 0, capsys.readouterr().err
+        return
+    line = last_error(capsys)
+    assert rc == 2 and fragment in line and str(out) in line
+    leftovers = sorted(p.name for p in (tmp_path / "dir").iterdir())
+    assert leftovers == [], "nothing half-written"

@@ -49,12 +49,14 @@ def add_arguments(parser):
 def run(args):
     import logging
 
+    from deblur.atomic import check_output_file
     from deblur.data.imageio import read_rgb, write_png
     from deblur.errors import DeblurError
     from deblur.singan.checkpoint import load_model
     from deblur.singan.device import set_threads
     from deblur.singan.generate import deblur_image
 
+    check_output_file(args.out)
     set_threads(args.threads)
     model = load_model(args.model, device=args.device)
     blurry = read_rgb(args.image)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 import deblur
+from deblur.atomic import check_output_dir, output_error
 from deblur.data.imageio import read_rgb
 from deblur.errors import DeblurError
 from deblur.singan.checkpoint import (
@@ -315,6 +316,7 @@ def train(
     warn_slow_bf16(device, precision)
     set_threads(threads)
     image_path, out_dir = Path(image_path), Path(out_dir)
+    check_output_dir(out_dir)
     image = read_rgb(image_path)
     height, width = image.shape[:2]
     sizes, factor = pyramid_sizes(height, width, config, name=str(image_path))
@@ -333,7 +335,10 @@ def train(
 
     if out_dir.exists() and not out_dir.is_dir():
         raise DeblurError(f"--out {out_dir} is a file; give a directory for the model")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(out_dir, exc) from None
     for pattern in (".scale_*.tmp.*", f".{TRAIN_LOG}.tmp.*", f".{MODEL_JSON}.tmp.*"):
         for stale in out_dir.glob(pattern):  # half-written by a killed run
             stale.unlink()
