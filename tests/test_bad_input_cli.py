@@ -16,6 +16,7 @@ from deblur.cli import main
 from deblur.data import imageio
 from deblur.data.imageio import read_rgb
 from deblur.errors import DeblurError
+from deblur.resize import capped_size, same_aspect, scaled_size
 from deblur.singan.config import SinGANConfig, load_config
 
 
@@ -261,3 +262,89 @@ def test_output_path_errors_are_one_line(tmp_path, model, capsys, monkeypatch, c
     assert rc == 2 and fragment in line and str(out) in line
     leftovers = sorted(p.name for p in (tmp_path / "dir").iterdir())
     assert leftovers == [], "nothing half-written"
+
+
+# ------------------------------------------------------------------- aspect ratios and --steps
+
+
+@pytest.mark.parametrize("height, width", [(720, 1280), (1080, 1920), (480, 640), (37, 91)])
+@pytest.mark.parametrize("max_size", [16, 27, 48, 100, 250, 333])
+def test_sizes_rounded_from_one_aspect_ratio_pass(height, width, max_size):
+    small = capped_size(height, width, max_size)
+    assert same_aspect(small, (height, width))
+    assert same_aspect(small, capped_size(height, width, max_size + 7))
+    assert same_aspect(scaled_size(*small, 0.781), small)
+
+
+@pytest.mark.parametrize(
+    "a, b", [((1280, 720), (720, 1280)), ((48, 27), (27, 48)), ((141, 250), (141, 270))]
+)
+def test_other_aspect_ratios_fail(a, b):
+    assert not same_aspect(a, b) and not same_aspect(b, a)
+
+
+# (blurry image h x w fed to the model trained at 32x40 (finest 26x32), expected error or None)
+DEBLUR_ASPECT_CASES = [
+    ((64, 80), None),  # same aspect, twice as large
+    ((32, 40), None),
+    ((26, 32), None),  # the finest scale's own size
+    ((33, 40), None),  # one pixel off: rounding
+    ((1280, 720), "is 720x1280 but model"),  # the probe's portrait into a landscape model
+    ((40, 32), "is 32x40 but model"),
+    ((32, 48), "is 48x32 but model"),
+]
+
+
+@pytest.mark.parametrize("hw, fragment", DEBLUR_ASPECT_CASES)
+def test_deblur_refuses_another_aspect_ratio(tmp_path, model, capsys, hw, fragment):
+    image, out = tmp_path / "b.png", tmp_path / "o.png"
+    colours(*hw).save(image)
+    rc = run_cli("deblur", "--model", model["dir"], "--image", image, "--out", out,
+                 "--device", "cpu", "--threads", 1)  # fmt: skip
+    if fragment is None:
+        assert rc == 0 and out.is_file()
+        return
+    line = last_error(capsys)
+    assert rc == 2 and fragment in line and "is 32x26" in line and "crop the image" in line
+    assert not out.exists()
+
+
+# (pred h x w scored against the 32x40 sharp frame, expected error or None)
+EVALUATE_ASPECT_CASES = [
+    ((32, 40), None),
+    ((26, 32), None),  # the model size of max_size 32
+    ((64, 80), None),
+    ((40, 32), "different aspect ratios"),
+    ((27, 48), "different aspect ratios"),  # the probe's 48x27 output for a portrait frame
+]
+
+
+@pytest.mark.parametrize("hw, fragment", EVALUATE_ASPECT_CASES)
+def test_evaluate_refuses_another_aspect_ratio(tmp_path, model, capsys, hw, fragment):
+    pred, out = tmp_path / "p.png", tmp_path / "m.parquet"
+    colours(*hw).save(pred)
+    sharp = model["sharp"]
+    if hw == (27, 48):  # the probe's case: a 720x1280 (portrait) sharp frame
+        sharp = tmp_path / "portrait.png"
+        colours(1280, 720).save(sharp)
+    rc = run_cli("evaluate", "--pred", pred, "--sharp", sharp, "--max-size", 32, "--out", out)
+    if fragment is None:
+        assert rc == 0 and out.is_file()
+        return
+    assert rc == 2 and fragment in last_error(capsys) and not out.exists()
+
+
+# the fixture's model has 4 scales, so at most 3 steps
+@pytest.mark.parametrize(
+    "steps, fragment",
+    [(1, None), (3, None), (4, "steps must be in 1..3 for this 4-scale model"),
+     (50, "steps must be in 1..3"), (0, "steps must be in 1..3"), (-1, "steps must be in 1..3")],
+)  # fmt: skip
+def test_deblur_steps_beyond_the_pyramid_are_refused(tmp_path, model, capsys, steps, fragment):
+    out = tmp_path / "o.png"
+    rc = run_cli("deblur", "--model", model["dir"], "--image", model["blurry"], "--out", out,
+                 "--steps", steps, "--device", "cpu", "--threads", 1)  # fmt: skip
+    if fragment is None:
+        assert rc == 0 and out.is_file()
+        return
+    assert rc == 2 and fragment in last_error(capsys) and not out.exists()
