@@ -6,6 +6,8 @@ modes (converted like PIL's ``convert("RGB")`` or refused naming the mode), aspe
 """
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ from deblur.data.imageio import read_rgb
 from deblur.errors import DeblurError
 from deblur.resize import capped_size, same_aspect, scaled_size
 from deblur.singan.config import SinGANConfig, load_config
+from deblur.singan.train import model_dir_lock
 
 
 def run_cli(*args):
@@ -348,3 +351,43 @@ def test_deblur_steps_beyond_the_pyramid_are_refused(tmp_path, model, capsys, st
         assert rc == 0 and out.is_file()
         return
     assert rc == 2 and fragment in last_error(capsys) and not out.exists()
+
+
+# ------------------------------------------------------------- one trainer per model directory
+
+HOLD_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o666)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_second_trainer_on_one_directory_is_refused(tmp_path, model, capsys):
+    out = tmp_path / "m"
+    out.mkdir()
+    with model_dir_lock(out):  # the first trainer, still running
+        rc = run_cli("train", "--image", model["sharp"], "--out", out, *TRAIN_ARGS)
+        line = last_error(capsys)
+    assert rc == 2 and f"{out} is being written by another trainer" in line
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]  # nothing written or cleaned
+    assert run_cli("train", "--image", model["sharp"], "--out", out, *TRAIN_ARGS) == 0
+
+
+def test_lock_of_a_killed_trainer_does_not_block(tmp_path, model, capsys):
+    out = tmp_path / "m"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(out / ".lock")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert run_cli("train", "--image", model["sharp"], "--out", out, *TRAIN_ARGS) == 2
+        assert "being written by another trainer" in last_error(capsys)
+    finally:
+        holder.kill()  # SIGKILL: the kernel drops its lock
+        holder.wait()
+    assert (out / ".lock").exists()
+    assert run_cli("train", "--image", model["sharp"], "--out", out, *TRAIN_ARGS) == 0
+    assert (out / "model.json").is_file()

@@ -8,12 +8,14 @@ that is not finished yet (so re-running it after a kill resumes); :func:`train_s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -339,93 +341,129 @@ def train(
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise output_error(out_dir, exc) from None
-    for pattern in (".scale_*.tmp.*", f".{TRAIN_LOG}.tmp.*", f".{MODEL_JSON}.tmp.*"):
-        for stale in out_dir.glob(pattern):  # half-written by a killed run
-            stale.unlink()
-    if (out_dir / MODEL_JSON).is_file():
-        problem = run_mismatch(read_model_json(out_dir), run)
-        if problem:
-            raise DeblurError(
-                f"{out_dir} already holds a finished model trained with {problem}; delete it "
-                f"or train into another --out directory"
-            )
-        log.info("%s is already trained with this config; nothing to do", out_dir)
+    # held until training ends; a second trainer on this directory is refused
+    with model_dir_lock(out_dir):
+        for pattern in (".scale_*.tmp.*", f".{TRAIN_LOG}.tmp.*", f".{MODEL_JSON}.tmp.*"):
+            for stale in out_dir.glob(pattern):  # half-written by a killed run
+                stale.unlink()
+        if (out_dir / MODEL_JSON).is_file():
+            problem = run_mismatch(read_model_json(out_dir), run)
+            if problem:
+                raise DeblurError(
+                    f"{out_dir} already holds a finished model trained with {problem}; delete it "
+                    f"or train into another --out directory"
+                )
+            log.info("%s is already trained with this config; nothing to do", out_dir)
+            return out_dir
+        done = finished_scales(out_dir, run, device)
+        if done:
+            log.info("%s: resuming at scale %d of %d", out_dir, len(done), len(sizes))
+
+        reals = build_pyramid(image_to_tensor(image, device), sizes)
+        # frozen coarser generators, in the layout the step runs in (a resumed run must compute
+        # exactly what an uninterrupted one did)
+        memory_format = torch.contiguous_format if reference_step else torch.channels_last
+
+        def frozen(ckpt: ScaleCheckpoint) -> Generator:
+            return build_generator(ckpt, config, device).to(memory_format=memory_format)
+
+        generators = [frozen(c) for c in done]
+        with flush_denormals(device):
+            for scale in range(len(done), len(sizes)):
+                torch.manual_seed(scale_seed(seed, scale))
+                G, D = make_models(config, scale, device, done[-1] if done else None)
+                inputs = prepare_scale(
+                    scale, reals, sizes, generators,
+                    [c.noise_amp for c in done], [c.z_opt for c in done], config,
+                )  # fmt: skip
+                if not reference_step:
+                    to_channels_last(G, D, inputs)
+                h, w = sizes[scale]
+                desc = f"scale {scale}/{len(sizes) - 1} {h}x{w}"
+                stats = train_scale(G, D, inputs, config, progress=progress, desc=desc, step=step)
+                ckpt = ScaleCheckpoint(
+                    scale=scale,
+                    size=[h, w],
+                    channels=config.channels(scale),
+                    noise_amp=inputs.noise_amp,
+                    z_opt=inputs.z_opt.detach().clone().contiguous(),
+                    generator=_detached(G.state_dict()),
+                    critic=_detached(D.state_dict()),
+                    stats=stats,
+                    run=run,
+                )
+                save_scale(out_dir, ckpt)
+                done.append(ckpt)
+                write_train_log(out_dir, done)
+                generators.append(frozen(ckpt))
+                log.info(
+                    "%s: ch %d, noise_amp %.4g, errD %.4g, errG %.4g, rec %.4g, %.1f s",
+                    desc, ckpt.channels, ckpt.noise_amp, stats["err_d"], stats["err_g"],
+                    stats["rec_loss"], stats["seconds"],
+                )  # fmt: skip
+
+        write_model_json(
+            out_dir,
+            dict(
+                config=run["config"],
+                config_hash=run["config_hash"],
+                seed=seed,
+                precision=precision,
+                step="reference" if reference_step else "fast",
+                compile=compile,
+                branch_max_channels=branch_max_channels,
+                device=str(device),
+                threads=torch.get_num_threads(),
+                flush_denormals=device.type == "cpu",
+                torch_version=torch.__version__,
+                package_version=deblur.__version__,
+                train_seconds=sum(c.stats["seconds"] for c in done),
+                image=str(image_path),
+                image_sha256=run["image_sha256"],
+                image_size=[height, width],
+                sizes=[list(s) for s in sizes],
+                scale_factor=factor,
+                noise_amp=[c.noise_amp for c in done],
+                channels=[c.channels for c in done],
+                num_scales=len(sizes),
+            ),
+        )
+        log.info("%s: trained %d scales", out_dir, len(sizes))
         return out_dir
-    done = finished_scales(out_dir, run, device)
-    if done:
-        log.info("%s: resuming at scale %d of %d", out_dir, len(done), len(sizes))
 
-    reals = build_pyramid(image_to_tensor(image, device), sizes)
-    # frozen coarser generators, in the layout the step runs in (a resumed run must compute
-    # exactly what an uninterrupted one did)
-    memory_format = torch.contiguous_format if reference_step else torch.channels_last
 
-    def frozen(ckpt: ScaleCheckpoint) -> Generator:
-        return build_generator(ckpt, config, device).to(memory_format=memory_format)
+LOCK_FILE = ".lock"
 
-    generators = [frozen(c) for c in done]
-    with flush_denormals(device):
-        for scale in range(len(done), len(sizes)):
-            torch.manual_seed(scale_seed(seed, scale))
-            G, D = make_models(config, scale, device, done[-1] if done else None)
-            inputs = prepare_scale(
-                scale, reals, sizes, generators,
-                [c.noise_amp for c in done], [c.z_opt for c in done], config,
-            )  # fmt: skip
-            if not reference_step:
-                to_channels_last(G, D, inputs)
-            h, w = sizes[scale]
-            desc = f"scale {scale}/{len(sizes) - 1} {h}x{w}"
-            stats = train_scale(G, D, inputs, config, progress=progress, desc=desc, step=step)
-            ckpt = ScaleCheckpoint(
-                scale=scale,
-                size=[h, w],
-                channels=config.channels(scale),
-                noise_amp=inputs.noise_amp,
-                z_opt=inputs.z_opt.detach().clone().contiguous(),
-                generator=_detached(G.state_dict()),
-                critic=_detached(D.state_dict()),
-                stats=stats,
-                run=run,
-            )
-            save_scale(out_dir, ckpt)
-            done.append(ckpt)
-            write_train_log(out_dir, done)
-            generators.append(frozen(ckpt))
-            log.info(
-                "%s: ch %d, noise_amp %.4g, errD %.4g, errG %.4g, rec %.4g, %.1f s",
-                desc, ckpt.channels, ckpt.noise_amp, stats["err_d"], stats["err_g"],
-                stats["rec_loss"], stats["seconds"],
-            )  # fmt: skip
 
-    write_model_json(
-        out_dir,
-        dict(
-            config=run["config"],
-            config_hash=run["config_hash"],
-            seed=seed,
-            precision=precision,
-            step="reference" if reference_step else "fast",
-            compile=compile,
-            branch_max_channels=branch_max_channels,
-            device=str(device),
-            threads=torch.get_num_threads(),
-            flush_denormals=device.type == "cpu",
-            torch_version=torch.__version__,
-            package_version=deblur.__version__,
-            train_seconds=sum(c.stats["seconds"] for c in done),
-            image=str(image_path),
-            image_sha256=run["image_sha256"],
-            image_size=[height, width],
-            sizes=[list(s) for s in sizes],
-            scale_factor=factor,
-            noise_amp=[c.noise_amp for c in done],
-            channels=[c.channels for c in done],
-            num_scales=len(sizes),
-        ),
-    )
-    log.info("%s: trained %d scales", out_dir, len(sizes))
-    return out_dir
+@contextlib.contextmanager
+def model_dir_lock(out_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``out_dir/.lock`` for the block, so one trainer writes a model.
+
+    ``flock`` locks die with their process, so a lock file left by a killed run never blocks
+    (the file itself stays; it is empty and harmless).
+
+    Raises
+    ------
+    DeblurError
+        If another process (or another open of the file) holds the lock, or the lock file
+        cannot be created.
+    """
+    path = out_dir / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise output_error(path, exc) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DeblurError(
+                f"{out_dir} is being written by another trainer (it holds {path}); wait for it "
+                "to finish, or stop it, or train into another --out directory"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _detached(state: dict) -> dict:
