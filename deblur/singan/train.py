@@ -307,7 +307,8 @@ def train(
     Raises
     ------
     DeblurError
-        Unreadable or too small image, bad config, a directory from a different run, or a
+        Unreadable or too small image, bad config, an unwritable ``out_dir``, a directory
+        from a different run or held by another trainer (:func:`model_dir_lock`), or a
         non-finite loss.
     """
     config = load_config(config)
