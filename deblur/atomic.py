@@ -1,15 +1,20 @@
 """Atomic file writes: write to a temporary name in the target directory, then rename.
 
-A killed process never leaves a file under the final name that looks finished.
+A killed process never leaves a file under the final name that looks finished. An output path
+that cannot be written (a directory, below a regular file, no permission) is reported as a
+one-line :class:`~deblur.errors.DeblurError` naming the path, before anything is written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from deblur.errors import DeblurError
 
 
 @contextlib.contextmanager
@@ -17,12 +22,17 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds.
 
     ``suffix`` defaults to the target's suffix so that writers choosing a format by extension
-    (PIL, pandas) still work.
+    (PIL, pandas) still work. Raises :class:`DeblurError` (see :func:`output_error`) when the
+    folder cannot be made or written or ``path`` is a directory.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_output_file(path)
     suffix = path.suffix if suffix is None else suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp.", suffix=suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp.", suffix=suffix, dir=path.parent)
+    except OSError as exc:
+        raise output_error(path, exc) from None
     os.close(fd)
     tmp = Path(tmp)
     # mkstemp makes the file owner-only; give it the permissions a plain open() would
@@ -31,7 +41,10 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp.chmod(0o666 & ~umask)
     try:
         yield tmp
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise output_error(path, exc) from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -40,3 +53,54 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def check_output_file(path: str | os.PathLike) -> Path:
+    """Check, before any work, that a file can be written at ``path``; returns it as a Path.
+
+    Raises
+    ------
+    DeblurError
+        If ``path`` is a directory, one of its parents is not a directory, or the nearest
+        existing parent is not writable (as far as ``os.access`` can tell; writes that fail
+        later are reported the same way by :func:`atomic_path`).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise output_error(path, IsADirectoryError(errno.EISDIR, "is a directory", str(path)))
+    check_output_dir(path.parent, what=str(path))
+    return path
+
+
+def check_output_dir(path: str | os.PathLike, what: str | None = None) -> Path:
+    """Check that directory ``path`` exists or can be created and written into.
+
+    ``what`` names the output in the message (default: ``path`` itself). Nothing is created.
+    """
+    path = Path(path)
+    what = str(path) if what is None else what
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        error = NotADirectoryError(errno.ENOTDIR, "not a directory", str(existing))
+        raise output_error(Path(what), error)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        error = PermissionError(errno.EACCES, "permission denied", str(existing))
+        raise output_error(Path(what), error)
+    return path
+
+
+def output_error(path: Path, exc: OSError) -> DeblurError:
+    """The one-line error for an output ``path`` that ``exc`` stopped us from writing."""
+    # os.replace names the target second; mkdir and mkstemp name the folder they failed on
+    where = exc.filename2 or exc.filename or path
+    if isinstance(exc, IsADirectoryError) and Path(where) == path:
+        fix = "it is a directory; give the path of a file to write"
+    elif isinstance(exc, (NotADirectoryError, FileExistsError, IsADirectoryError)):
+        fix = f"{where} is a file, not a directory; choose another output folder or move it"
+    elif isinstance(exc, PermissionError):
+        fix = f"permission denied on {where}; choose a writable location or fix its permissions"
+    else:
+        fix = f"{exc.strerror or exc} ({where}); choose another location"
+    return DeblurError(f"cannot write {path}: {fix}")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from deblur.eval_config import RESOLUTIONS
-from deblur.resize import capped_size, resize_array
+from deblur.resize import capped_size, resize_array, same_aspect
 
 SSIM_KWARGS = dict(
     data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_axis=-1
@@ -128,7 +128,7 @@ def evaluate_images(
     check_image(sharp, "sharp")
     (ph, pw), (sh, sw) = pred.shape[:2], sharp.shape[:2]
     # a resize rounds each side by at most a pixel; a larger mismatch means the wrong image
-    if abs(ph / sh - pw / sw) > 1.5 / min(ph, pw):
+    if not same_aspect((ph, pw), (sh, sw)):
         raise ValueError(
             f"pred is {pw}x{ph} but sharp is {sw}x{sh}: different aspect ratios, so pred is not "
             "a resized version of this frame"

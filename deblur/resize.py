@@ -28,6 +28,25 @@ def capped_size(h: int, w: int, max_size: int) -> tuple[int, int]:
     return scaled_size(h, w, min(max_size / max(h, w), 1.0))
 
 
+def same_aspect(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """True if sizes ``a`` and ``b`` = (h, w) can be one aspect ratio, each side rounded.
+
+    Rounding a side of ``n`` px by less than a pixel (as :func:`scaled_size` and any resize
+    do) moves its log by less than ``1 / (n - 1)``, so ``log(h / w)`` moves by less than
+    ``1 / (h - 1) + 1 / (w - 1)``; ``a`` and ``b`` may both be rounded, so their log aspect
+    ratios may differ by the sum of the two.
+
+    >>> same_aspect((141, 250), (720, 1280)), same_aspect((250, 141), (720, 1280))
+    (True, False)
+    """
+
+    def slack(h: int, w: int) -> float:
+        return 1.0 / max(h - 1, 1) + 1.0 / max(w - 1, 1)
+
+    (h1, w1), (h2, w2) = a, b
+    return abs(math.log(h1 / w1) - math.log(h2 / w2)) <= slack(h1, w1) + slack(h2, w2)
+
+
 def resize_tensor(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Resize an (N, C, H, W) tensor to ``size`` = (h, w) with antialiased bicubic."""
     if tuple(x.shape[-2:]) == tuple(size):

@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deblur.atomic import write_text
+    from deblur.atomic import check_output_file, write_text
     from deblur.baselines import parse_params, run_baseline
     from deblur.data.imageio import read_rgb, write_png
     from deblur.errors import DeblurError
@@ -57,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
         params = parse_params(args.kind, args.param)
     except (ValueError, TypeError) as exc:
         raise DeblurError(str(exc)) from None
+    for out in (args.out, args.info):
+        if out is not None:
+            check_output_file(out)
     image = read_rgb(args.image)
     try:
         out, info = run_baseline(args.kind, image, params)

@@ -46,18 +46,35 @@ def add_arguments(parser):
     )
 
 
+def check_aspect(image_hw, model_hw, args) -> None:
+    """Refuse an image that the resize to the model's size would stretch."""
+    from deblur.errors import DeblurError
+    from deblur.resize import same_aspect
+
+    if not same_aspect(image_hw, model_hw):
+        (h, w), (mh, mw) = image_hw, model_hw
+        raise DeblurError(
+            f"{args.image} is {w}x{h} but model {args.model} is {mw}x{mh}: another aspect "
+            "ratio, which deblurring would stretch; crop the image to the model's aspect ratio "
+            "or train a model on an image of this shape"
+        )
+
+
 def run(args):
     import logging
 
+    from deblur.atomic import check_output_file
     from deblur.data.imageio import read_rgb, write_png
     from deblur.errors import DeblurError
     from deblur.singan.checkpoint import load_model
     from deblur.singan.device import set_threads
     from deblur.singan.generate import deblur_image
 
+    check_output_file(args.out)
     set_threads(args.threads)
     model = load_model(args.model, device=args.device)
     blurry = read_rgb(args.image)
+    check_aspect(blurry.shape[:2], model.sizes[-1], args)
     try:
         out = deblur_image(
             model, blurry, steps=args.steps, mode=args.mode, inject_scale=args.inject_scale,

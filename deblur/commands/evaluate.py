@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     import skimage
 
     from deblur import __version__
+    from deblur.atomic import check_output_file
     from deblur.data.imageio import read_rgb
     from deblur.errors import DeblurError
     from deblur.metrics import METRIC_CONVENTION, evaluate_images, target_size
@@ -98,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         write_parquet,
     )
 
+    check_output_file(args.out)
     meta = read_meta(args.meta)
     base = dict(meta)
     pred, sharp = read_rgb(args.pred), read_rgb(args.sharp)

@@ -22,11 +22,42 @@ def is_image_file(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
+# modes PIL converts to RGB itself, and what the log says about each
+_PIL_MODES = {
+    "RGB": None,
+    "L": "grayscale (L); replicating it to RGB",
+    "1": "grayscale (1, bilevel); replicating it to RGB",
+    "P": "a palette image (P); converting its colours to RGB",
+    "PA": "a palette image with an alpha channel (PA); dropping alpha, converting to RGB",
+    "LA": "grayscale with an alpha channel (LA); dropping alpha and replicating to RGB",
+    "RGBA": "an alpha channel (RGBA); dropping alpha",
+    "RGBa": "a premultiplied alpha channel (RGBa); un-premultiplying and dropping alpha",
+    "RGBX": "a padding channel (RGBX); dropping it",
+    "CMYK": "CMYK; converting to RGB as PIL does",
+    "YCbCr": "YCbCr; converting to RGB",
+    "LAB": "CIELAB; converting to RGB as PIL does",
+    "HSV": "HSV; converting to RGB",
+}
+# single-channel modes wider than 8 bits, scaled to [0, 1] here (PIL would clip them to 255)
+_WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+_UINT16_MAX = 65535.0
+
+
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """Read an image as a float32 array of shape (H, W, 3) with values in [0, 1].
 
-    Grayscale is replicated to RGB and an alpha channel is dropped (both logged); 16-bit images
-    are scaled by 65535. Raises :class:`DeblurError` naming the file when it cannot be read.
+    8-bit modes are converted by PIL's ``convert("RGB")`` (palette colours looked up, CMYK
+    and YCbCr converted, grayscale replicated, alpha dropped; each logged). Wider grayscale
+    modes are replicated to RGB after scaling: 16-bit (``I;16*``) and 32-bit integer (``I``,
+    which PIL uses for 16-bit data) are divided by 65535, and ``I`` values outside
+    [0, 65535] are refused; float (``F``) is used as is and refused if any value is NaN or
+    outside [0, 1] (clipping would silently change the image). Any other mode is refused.
+
+    Raises
+    ------
+    DeblurError
+        Naming the file (and the mode) when it is missing, cannot be decoded, or has a mode
+        or values that cannot be read as RGB.
     """
     path = Path(path)
     if not path.is_file():
@@ -34,32 +65,46 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()
-            mode = im.mode
-            arr = np.asarray(im)
+            img = _to_rgb(im, path)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise DeblurError(
             f"cannot read image {path}: {exc}; replace the file with a valid PNG/JPEG"
         ) from None
-    if arr.dtype == np.uint8:
-        img = arr.astype(np.float32) / 255.0
-    elif arr.dtype in (np.uint16, np.int32) or mode.startswith("I"):
-        img = arr.astype(np.float32) / 65535.0
-    elif arr.dtype == bool:
-        img = arr.astype(np.float32)
-    else:
-        img = np.clip(arr.astype(np.float32), 0.0, 1.0)
-    if img.ndim == 2:
-        log.info("%s is grayscale (%s); replicating it to RGB", path, mode)
-        img = np.repeat(img[:, :, None], 3, axis=2)
-    elif img.shape[2] == 2:  # LA: luminance + alpha
-        log.info("%s has an alpha channel (%s); dropping alpha and replicating to RGB", path, mode)
-        img = np.repeat(img[:, :, :1], 3, axis=2)
-    elif img.shape[2] == 4:
-        log.info("%s has an alpha channel (%s); dropping alpha", path, mode)
-        img = img[:, :, :3]
-    elif img.shape[2] != 3:
-        raise DeblurError(f"cannot read image {path}: {img.shape[2]} channels; expected RGB")
     return np.ascontiguousarray(img, dtype=np.float32)
+
+
+def _to_rgb(im: Image.Image, path: Path) -> np.ndarray:
+    """The loaded image ``im`` as float (H, W, 3) in [0, 1]; DeblurError for unusable modes."""
+    mode = im.mode
+    if mode in _WIDE_MODES:
+        gray = _wide_gray(np.asarray(im), mode, path)
+        log.info("%s is grayscale (%s); scaling and replicating it to RGB", path, mode)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode not in _PIL_MODES:
+        raise DeblurError(
+            f"cannot read image {path}: unsupported PIL mode {mode}; save it as an 8-bit "
+            "RGB or grayscale PNG"
+        )
+    if _PIL_MODES[mode]:
+        log.info("%s is %s", path, _PIL_MODES[mode])
+    return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def _wide_gray(arr: np.ndarray, mode: str, path: Path) -> np.ndarray:
+    """A 16-bit, 32-bit integer or float gray image scaled to [0, 1] (see :func:`read_rgb`)."""
+    if mode == "F":
+        lo, hi, top = 0.0, 1.0, 1.0
+    else:
+        lo, hi, top = 0.0, _UINT16_MAX, _UINT16_MAX
+    arr = arr.astype(np.float64)
+    finite = bool(np.all(np.isfinite(arr)))
+    if not finite or arr.min() < lo or arr.max() > hi:
+        found = "NaN or inf" if not finite else f"values in [{arr.min():.6g}, {arr.max():.6g}]"
+        raise DeblurError(
+            f"cannot read image {path}: mode {mode} with {found}, expected [{lo:g}, {hi:g}]; "
+            "save it as an 8- or 16-bit PNG"
+        )
+    return (arr / top).astype(np.float32)
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:

@@ -44,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -113,6 +114,12 @@ class SinGANConfig:
         return hashlib.sha256(blob).hexdigest()[:12]
 
     def _problems(self):
+        # inf passes every range check below (and NaN fails them with a misleading message)
+        infinite = [
+            f"{f.name} must be a finite number, got {getattr(self, f.name)}"
+            for f in dataclasses.fields(self)
+            if f.type in (float, "float") and not math.isfinite(getattr(self, f.name))
+        ]
         checks = [
             (self.niter >= 1, "niter must be >= 1"),
             (0.0 < self.scale_factor < 1.0, "scale_factor must be in (0, 1)"),
@@ -136,7 +143,7 @@ class SinGANConfig:
             (self.init_std > 0, "init_std must be > 0"),
             (self.leaky_slope >= 0, "leaky_slope must be >= 0"),
         ]
-        return [message for ok, message in checks if not ok]
+        return infinite + [message for ok, message in checks if not ok]
 
 
 KEYS = tuple(f.name for f in dataclasses.fields(SinGANConfig))

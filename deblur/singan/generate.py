@@ -140,7 +140,8 @@ def deblur_image(
     blurry : ndarray, shape (H, W, 3), float in [0, 1]
         Resized to the finest scale's size first (:func:`deblur.resize.resize_array`).
     steps : int
-        Upsampling passes through G_0 in ``"g0"`` mode (>= 1).
+        Upsampling passes through G_0 in ``"g0"`` mode, 1 .. :func:`max_steps` (beyond it the
+        downscaled image would be smaller than the coarsest scale).
     mode : {"g0", "inject"}
     inject_scale : int, optional
         Scale to inject at in ``"inject"`` mode, 1 .. num_scales - 1, or -(num_scales - 1)
@@ -174,8 +175,13 @@ def deblur_image(
         return model.generators[scale](amp * z, x)
 
     if mode == "g0":
-        if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
+        top = max_steps(len(sizes))
+        if not 1 <= steps <= top:
+            raise ValueError(
+                f"steps must be in 1..{top} for this {len(sizes)}-scale model (more would "
+                f"downscale the image below the coarsest scale, {sizes[0][1]}x{sizes[0][0]}), "
+                f"got {steps}"
+            )
         finest = len(sizes) - 1
         h, w = sizes[-1]
         x = resize_tensor(x, scaled_size(h, w, model.scale_factor**steps))
@@ -197,6 +203,11 @@ def deblur_image(
             x = resize_tensor(x, sizes[scale])
             x = run(scale, x)
     return tensor_to_image(x)
+
+
+def max_steps(num_scales: int) -> int:
+    """Largest g0 ``steps``: ``r ** (num_scales - 1)`` takes the finest size to the coarsest."""
+    return max(1, num_scales - 1)
 
 
 def default_inject_scale(num_scales: int) -> int:

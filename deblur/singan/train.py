@@ -8,12 +8,14 @@ that is not finished yet (so re-running it after a kill resumes); :func:`train_s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -21,6 +23,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 import deblur
+from deblur.atomic import check_output_dir, output_error
 from deblur.data.imageio import read_rgb
 from deblur.errors import DeblurError
 from deblur.singan.checkpoint import (
@@ -304,7 +307,8 @@ def train(
     Raises
     ------
     DeblurError
-        Unreadable or too small image, bad config, a directory from a different run, or a
+        Unreadable or too small image, bad config, an unwritable ``out_dir``, a directory
+        from a different run or held by another trainer (:func:`model_dir_lock`), or a
         non-finite loss.
     """
     config = load_config(config)
@@ -315,6 +319,7 @@ def train(
     warn_slow_bf16(device, precision)
     set_threads(threads)
     image_path, out_dir = Path(image_path), Path(out_dir)
+    check_output_dir(out_dir)
     image = read_rgb(image_path)
     height, width = image.shape[:2]
     sizes, factor = pyramid_sizes(height, width, config, name=str(image_path))
@@ -333,94 +338,133 @@ def train(
 
     if out_dir.exists() and not out_dir.is_dir():
         raise DeblurError(f"--out {out_dir} is a file; give a directory for the model")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for pattern in (".scale_*.tmp.*", f".{TRAIN_LOG}.tmp.*", f".{MODEL_JSON}.tmp.*"):
-        for stale in out_dir.glob(pattern):  # half-written by a killed run
-            stale.unlink()
-    if (out_dir / MODEL_JSON).is_file():
-        problem = run_mismatch(read_model_json(out_dir), run)
-        if problem:
-            raise DeblurError(
-                f"{out_dir} already holds a finished model trained with {problem}; delete it "
-                f"or train into another --out directory"
-            )
-        log.info("%s is already trained with this config; nothing to do", out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(out_dir, exc) from None
+    # held until training ends; a second trainer on this directory is refused
+    with model_dir_lock(out_dir):
+        for pattern in (".scale_*.tmp.*", f".{TRAIN_LOG}.tmp.*", f".{MODEL_JSON}.tmp.*"):
+            for stale in out_dir.glob(pattern):  # half-written by a killed run
+                stale.unlink()
+        if (out_dir / MODEL_JSON).is_file():
+            problem = run_mismatch(read_model_json(out_dir), run)
+            if problem:
+                raise DeblurError(
+                    f"{out_dir} already holds a finished model trained with {problem}; delete it "
+                    f"or train into another --out directory"
+                )
+            log.info("%s is already trained with this config; nothing to do", out_dir)
+            return out_dir
+        done = finished_scales(out_dir, run, device)
+        if done:
+            log.info("%s: resuming at scale %d of %d", out_dir, len(done), len(sizes))
+
+        reals = build_pyramid(image_to_tensor(image, device), sizes)
+        # frozen coarser generators, in the layout the step runs in (a resumed run must compute
+        # exactly what an uninterrupted one did)
+        memory_format = torch.contiguous_format if reference_step else torch.channels_last
+
+        def frozen(ckpt: ScaleCheckpoint) -> Generator:
+            return build_generator(ckpt, config, device).to(memory_format=memory_format)
+
+        generators = [frozen(c) for c in done]
+        with flush_denormals(device):
+            for scale in range(len(done), len(sizes)):
+                torch.manual_seed(scale_seed(seed, scale))
+                G, D = make_models(config, scale, device, done[-1] if done else None)
+                inputs = prepare_scale(
+                    scale, reals, sizes, generators,
+                    [c.noise_amp for c in done], [c.z_opt for c in done], config,
+                )  # fmt: skip
+                if not reference_step:
+                    to_channels_last(G, D, inputs)
+                h, w = sizes[scale]
+                desc = f"scale {scale}/{len(sizes) - 1} {h}x{w}"
+                stats = train_scale(G, D, inputs, config, progress=progress, desc=desc, step=step)
+                ckpt = ScaleCheckpoint(
+                    scale=scale,
+                    size=[h, w],
+                    channels=config.channels(scale),
+                    noise_amp=inputs.noise_amp,
+                    z_opt=inputs.z_opt.detach().clone().contiguous(),
+                    generator=_detached(G.state_dict()),
+                    critic=_detached(D.state_dict()),
+                    stats=stats,
+                    run=run,
+                )
+                save_scale(out_dir, ckpt)
+                done.append(ckpt)
+                write_train_log(out_dir, done)
+                generators.append(frozen(ckpt))
+                log.info(
+                    "%s: ch %d, noise_amp %.4g, errD %.4g, errG %.4g, rec %.4g, %.1f s",
+                    desc, ckpt.channels, ckpt.noise_amp, stats["err_d"], stats["err_g"],
+                    stats["rec_loss"], stats["seconds"],
+                )  # fmt: skip
+
+        write_model_json(
+            out_dir,
+            dict(
+                config=run["config"],
+                config_hash=run["config_hash"],
+                seed=seed,
+                precision=precision,
+                step="reference" if reference_step else "fast",
+                compile=compile,
+                branch_max_channels=branch_max_channels,
+                device=str(device),
+                threads=torch.get_num_threads(),
+                flush_denormals=device.type == "cpu",
+                torch_version=torch.__version__,
+                package_version=deblur.__version__,
+                train_seconds=sum(c.stats["seconds"] for c in done),
+                image=str(image_path),
+                image_sha256=run["image_sha256"],
+                image_size=[height, width],
+                sizes=[list(s) for s in sizes],
+                scale_factor=factor,
+                noise_amp=[c.noise_amp for c in done],
+                channels=[c.channels for c in done],
+                num_scales=len(sizes),
+            ),
+        )
+        log.info("%s: trained %d scales", out_dir, len(sizes))
         return out_dir
-    done = finished_scales(out_dir, run, device)
-    if done:
-        log.info("%s: resuming at scale %d of %d", out_dir, len(done), len(sizes))
 
-    reals = build_pyramid(image_to_tensor(image, device), sizes)
-    # frozen coarser generators, in the layout the step runs in (a resumed run must compute
-    # exactly what an uninterrupted one did)
-    memory_format = torch.contiguous_format if reference_step else torch.channels_last
 
-    def frozen(ckpt: ScaleCheckpoint) -> Generator:
-        return build_generator(ckpt, config, device).to(memory_format=memory_format)
+LOCK_FILE = ".lock"
 
-    generators = [frozen(c) for c in done]
-    with flush_denormals(device):
-        for scale in range(len(done), len(sizes)):
-            torch.manual_seed(scale_seed(seed, scale))
-            G, D = make_models(config, scale, device, done[-1] if done else None)
-            inputs = prepare_scale(
-                scale, reals, sizes, generators,
-                [c.noise_amp for c in done], [c.z_opt for c in done], config,
-            )  # fmt: skip
-            if not reference_step:
-                to_channels_last(G, D, inputs)
-            h, w = sizes[scale]
-            desc = f"scale {scale}/{len(sizes) - 1} {h}x{w}"
-            stats = train_scale(G, D, inputs, config, progress=progress, desc=desc, step=step)
-            ckpt = ScaleCheckpoint(
-                scale=scale,
-                size=[h, w],
-                channels=config.channels(scale),
-                noise_amp=inputs.noise_amp,
-                z_opt=inputs.z_opt.detach().clone().contiguous(),
-                generator=_detached(G.state_dict()),
-                critic=_detached(D.state_dict()),
-                stats=stats,
-                run=run,
-            )
-            save_scale(out_dir, ckpt)
-            done.append(ckpt)
-            write_train_log(out_dir, done)
-            generators.append(frozen(ckpt))
-            log.info(
-                "%s: ch %d, noise_amp %.4g, errD %.4g, errG %.4g, rec %.4g, %.1f s",
-                desc, ckpt.channels, ckpt.noise_amp, stats["err_d"], stats["err_g"],
-                stats["rec_loss"], stats["seconds"],
-            )  # fmt: skip
 
-    write_model_json(
-        out_dir,
-        dict(
-            config=run["config"],
-            config_hash=run["config_hash"],
-            seed=seed,
-            precision=precision,
-            step="reference" if reference_step else "fast",
-            compile=compile,
-            branch_max_channels=branch_max_channels,
-            device=str(device),
-            threads=torch.get_num_threads(),
-            flush_denormals=device.type == "cpu",
-            torch_version=torch.__version__,
-            package_version=deblur.__version__,
-            train_seconds=sum(c.stats["seconds"] for c in done),
-            image=str(image_path),
-            image_sha256=run["image_sha256"],
-            image_size=[height, width],
-            sizes=[list(s) for s in sizes],
-            scale_factor=factor,
-            noise_amp=[c.noise_amp for c in done],
-            channels=[c.channels for c in done],
-            num_scales=len(sizes),
-        ),
-    )
-    log.info("%s: trained %d scales", out_dir, len(sizes))
-    return out_dir
+@contextlib.contextmanager
+def model_dir_lock(out_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``out_dir/.lock`` for the block, so one trainer writes a model.
+
+    ``flock`` locks die with their process, so a lock file left by a killed run never blocks
+    (the file itself stays; it is empty and harmless).
+
+    Raises
+    ------
+    DeblurError
+        If another process (or another open of the file) holds the lock, or the lock file
+        cannot be created.
+    """
+    path = out_dir / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise output_error(path, exc) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DeblurError(
+                f"{out_dir} is being written by another trainer (it holds {path}); wait for it "
+                "to finish, or stop it, or train into another --out directory"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _detached(state: dict) -> dict:
