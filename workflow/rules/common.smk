@@ -3,6 +3,7 @@
 # `snakemake -n` lists every job (and a cluster knows the job count).
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -222,9 +223,30 @@ def get_deblur_flags(wildcards):
     return " ".join(flags)
 
 
+def _param_text(value):
+    """A config value as the CLI's ``key=VALUE`` text (``none`` for null; strings as they are,
+    since ``--config`` values arrive as strings)."""
+    if value is None:
+        return "none"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def baseline_param_args(method):
+    """``["key=VALUE", ...]`` of a baseline method's params (sorted by key)."""
+    params = METHODS[method]["params"]
+    return [f"{k}={_param_text(v)}" for k, v in sorted(params.items())]
+
+
 def get_baseline_flags(wildcards):
-    params = METHODS[wildcards.baseline_method]["params"]
-    return " ".join(f"--param {k}={json.dumps(v)}" for k, v in sorted(params.items()))
+    """``--param key=VALUE ...``, each value shell-quoted (the flags stay separate words)."""
+    args = baseline_param_args(wildcards.baseline_method)
+    return " ".join(f"--param {shlex.quote(a)}" for a in args)
+
+
+def get_train_settings():
+    """``--set key=value ...`` of the SinGAN settings, each shell-quoted."""
+    items = sorted(config["singan"].items())
+    return " ".join(f"--set {shlex.quote(f'{k}={v}')}" for k, v in items)
 
 
 def get_eval_inputs(wildcards):
