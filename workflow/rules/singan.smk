@@ -24,10 +24,14 @@ rule train_singan:
         compile="--compile" if config["train"]["compile"] else "",
         branch_max_channels=config["train"]["branch_max_channels"],
     shell:
+        # appended: a rerun after a kill resumes, and the loss lines of the scales trained
+        # before it stay in the log
+        'echo "== run started $(date), resuming if the model directory holds finished'
+        ' scales ==" >> {log:q}; '
         "python -m deblur train --image {input.image:q} --out {params.out:q} {params.settings}"
         " --device {params.device} --seed {params.seed} --threads {threads}"
         " --precision {params.precision} {params.compile}"
-        " --branch-max-channels {params.branch_max_channels} > {log:q} 2>&1"
+        " --branch-max-channels {params.branch_max_channels} >> {log:q} 2>&1"
 
 
 rule deblur_singan:
