@@ -10,6 +10,9 @@ import pandas as pd
 import pytest
 from workflow_helpers import make_workdir, snakemake
 
+from deblur.errors import DeblurError
+from deblur.plots import PlotSettings, figure_names, write_all
+
 SPACED_ROOT = "data sp/synthetic"  # the dataset root, inside a working directory with a space
 
 
@@ -93,6 +96,26 @@ def test_resume_keeps_log_costs_whole_training_and_clears_stale_plot_temps(space
 
     assert not stale.exists()
     assert all(path.exists() for path in keep)
+
+
+def test_plot_removes_only_its_own_stale_temp_files(tmp_path):
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    settings = PlotSettings(baseline_method="blurry")
+    stale = [plots / f".{name}.png.tmp.x1y2z3.png" for name in figure_names(settings)]
+    keep = [
+        plots / ".notaplot.png.tmp.x1y2z3.png",  # not a figure of plot
+        plots / "examples.png.tmp.x1y2z3.png",  # not the temp pattern
+        plots / ".examples.png.tmp.x1y2z3.txt",
+        plots / "examples.png",
+    ]
+    for path in stale + keep:
+        path.write_bytes(b"")
+    assert any("paired_vs_blurry" in p.name for p in stale)
+    with pytest.raises(DeblurError, match="metrics.parquet"):  # no tables: fails after cleaning
+        write_all(tmp_path / "tables", plots, settings)
+    assert not any(p.exists() for p in stale)
+    assert all(p.exists() for p in keep)
 
 
 @pytest.mark.parametrize(
