@@ -358,8 +358,14 @@ def get_all_metrics():
     )
 
 
+def get_all_models():
+    """model.json of every pyramid of this run (their train_seconds cost the training)."""
+    return [f"{model_dir(ref)}/model.json" for ref in MODEL_REFS]
+
+
 def get_all_benchmarks():
-    """Benchmark TSVs of every per-pair job (aggregated into cost.parquet)."""
+    """Benchmark TSVs of every job of this run (aggregated into cost.parquet; other runs'
+    files in results/benchmarks are not counted)."""
     files = expand(
         "results/benchmarks/train_singan/{cfg}/{ref}.tsv",
         cfg=MODEL_KEY,

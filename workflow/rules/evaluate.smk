@@ -29,6 +29,7 @@ rule aggregate:
     input:
         metrics=get_all_metrics(),
         benchmarks=get_all_benchmarks(),
+        models=get_all_models(),
     output:
         metrics=report(
             "results/tables/metrics.parquet",
@@ -50,8 +51,9 @@ rule aggregate:
     params:
         report=get_report_flags(),
     shell:
-        "python -m deblur aggregate --metrics {input.metrics:q} --benchmarks results/benchmarks"
-        " --out-dir results/tables {params.report} > {log:q} 2>&1"
+        "python -m deblur aggregate --metrics {input.metrics:q}"
+        " --benchmarks {input.benchmarks:q} --benchmark-root results/benchmarks"
+        " --models {input.models:q} --out-dir results/tables {params.report} > {log:q} 2>&1"
 
 
 rule study:
