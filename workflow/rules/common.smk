@@ -249,6 +249,11 @@ def model_dir(ref):
     return f"results/models/{MODEL_KEY}/{ref}"
 
 
+def train_history(ref):
+    """Every training run's output for this pyramid, appended (its log shows it whole)."""
+    return f"{model_dir(ref)}/train_runs.log"
+
+
 def get_reference_image(wildcards):
     return str(SHARP_BY_ID[wildcards.ref])
 

@@ -17,6 +17,7 @@ rule train_singan:
         **job_resources("train"),
     params:
         out=lambda wildcards: model_dir(wildcards.ref),
+        history=lambda wildcards: train_history(wildcards.ref),
         settings=get_train_settings(),
         device=config["train"]["device"],
         seed=config["train"]["seed"],
@@ -24,14 +25,16 @@ rule train_singan:
         compile="--compile" if config["train"]["compile"] else "",
         branch_max_channels=config["train"]["branch_max_channels"],
     shell:
-        # appended: a rerun after a kill resumes, and the loss lines of the scales trained
-        # before it stay in the log
+        # Snakemake deletes the log before a job: every run's output is appended to the
+        # pyramid's own history, which the log then holds whole, so a rerun after a kill keeps
+        # the loss lines of the scales trained before it
         'echo "== run started $(date), resuming if the model directory holds finished'
-        ' scales ==" >> {log:q}; '
+        ' scales ==" >> {params.history:q}; cat {params.history:q} > {log:q}; '
         "python -m deblur train --image {input.image:q} --out {params.out:q} {params.settings}"
         " --device {params.device} --seed {params.seed} --threads {threads}"
         " --precision {params.precision} {params.compile}"
-        " --branch-max-channels {params.branch_max_channels} >> {log:q} 2>&1"
+        " --branch-max-channels {params.branch_max_channels}"
+        " 2>&1 | tee -a {params.history:q} >> {log:q}"
 
 
 rule deblur_singan:
