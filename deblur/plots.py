@@ -19,6 +19,7 @@ import re
 import textwrap
 import warnings
 from collections.abc import Iterator, Sequence
+from glob import escape as glob_escape
 from pathlib import Path
 
 import matplotlib
@@ -65,6 +66,32 @@ def _boxes_and_points(box_linewidth: float | None = None, **common) -> None:
 
 def _theme() -> None:
     sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95)
+
+
+# the temporary names deblur.atomic.atomic_path gives a figure while it is written
+TEMP_GLOB = ".{name}.png.tmp.*.png"
+STUDY_FIGURES = ("study_steps", "study_paired", "study_by_sequence")
+
+
+def figure_names(settings: PlotSettings) -> list[str]:
+    """Every figure ``write_all`` can write (the study ones only with the study tables)."""
+    by_method = ["psnr_by_method", "ssim_by_method", "psnr_vs_ssim", "examples"]
+    return by_method + [f"paired_vs_{settings.baseline_method}", *STUDY_FIGURES]
+
+
+def remove_stale_temps(out_dir: str | os.PathLike, names: Sequence[str]) -> list[Path]:
+    """Delete the temporary files a killed run left for the figures ``names`` in ``out_dir``
+    (``.<name>.png.tmp.*.png``; nothing else is touched). Returns the paths removed."""
+    out_dir, removed = Path(out_dir), []
+    if not out_dir.is_dir():
+        return removed
+    for name in names:
+        for path in sorted(out_dir.glob(TEMP_GLOB.format(name=glob_escape(name)))):
+            if path.is_file():
+                path.unlink(missing_ok=True)
+                removed.append(path)
+                log.info("removed %s (left by an interrupted run)", path)
+    return removed
 
 
 def _save(fig, path: str | os.PathLike, dpi: int) -> Path:
@@ -491,11 +518,13 @@ def write_all(
 
     The study figures (``study_steps``, ``study_paired``, ``study_by_sequence``) are written
     when ``ablation_summary.parquet`` and ``by_sequence.parquet`` (from ``study``) are there.
+    First the temporary files a killed run left for these figures are removed.
     """
     from deblur.errors import DeblurError
     from deblur.tables import read_parquet
 
     tables_dir, out_dir = Path(tables_dir), Path(out_dir)
+    remove_stale_temps(out_dir, figure_names(settings))
     path = tables_dir / "metrics.parquet"
     if not path.is_file():
         raise DeblurError(f"{path} not found; run `python -m deblur aggregate` first")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -139,6 +140,54 @@ def test_cost_tables_from_real_format_benchmarks(tmp_path, caplog):
         empty, empty_by_rule = read_benchmarks(tmp_path / "absent")
     assert empty.empty and list(empty.columns) == list(COST_DTYPES) and empty_by_rule.empty
     assert "absent" in caplog.text
+
+
+def test_cost_counts_the_given_jobs_and_the_whole_training(tmp_path, caplog):
+    bench = tmp_path / "benchmarks"
+    jobs = {"cfg1/A-000001": 20.0, "cfg1/B-000001": 8.0}  # job -> model.json train_seconds
+    resumed = "s\th:m:s\tmax_rss\tcpu_time\n3.3000\t0:00:03\t500.00\t3.10\n"
+    files = []
+    for job, seconds in jobs.items():
+        for rule, tsv in (("train_singan", resumed), ("evaluate", BENCHMARK_NA)):
+            path = bench / rule / f"{job}.tsv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(tsv)
+            files.append(path)
+        model = tmp_path / "models" / job / "model.json"
+        model.parent.mkdir(parents=True)
+        model.write_text(json.dumps({"train_seconds": seconds}))
+    other = bench / "train_singan" / "cfg2" / "A-000001.tsv"  # another run's settings
+    other.parent.mkdir(parents=True)
+    other.write_text(BENCHMARK_TSV)
+    models = sorted((tmp_path / "models").rglob("model.json"))
+
+    cost, by_rule = read_benchmarks(files, bench, models)
+    assert sorted(cost["path"]) == sorted(
+        f"{r}/{j}" for r in ("evaluate", "train_singan") for j in jobs
+    )
+    train = cost[cost["rule"] == "train_singan"].set_index("job")
+    assert train["seconds"].tolist() == pytest.approx([3.3, 3.3])  # the resumed process only
+    assert train["train_seconds"].to_dict() == pytest.approx(jobs)
+    assert cost.loc[cost["rule"] == "evaluate", "train_seconds"].isna().all()
+    r = by_rule.set_index("rule")
+    assert r.loc["train_singan", "jobs"] == 2
+    assert r.loc["train_singan", "train_total_seconds"] == pytest.approx(28.0)
+    assert r.loc["train_singan", "train_mean_seconds"] == pytest.approx(14.0)
+    assert np.isnan(r.loc["evaluate", "train_total_seconds"])
+    close = fake_metrics({"singan": (15.3, 0.52), "identity": (25.0, 0.8)})
+    text = paper_table(
+        summarize(close, SETTINGS), paired_differences(close, SETTINGS), by_rule, SETTINGS
+    )
+    assert "| train_singan | 2 | 28.0 | 14.0 | 20.0 | 500 | training |" in text
+    assert "| evaluate | 2 | 0.8 | 0.4 | 0.4 | n/a | benchmark |" in text
+    assert "training: sum of model.json train_seconds (whole training, across resumes)" in text
+
+    # the whole folder counts the other run too; a model without a job is reported
+    cost, by_rule = read_benchmarks(bench, models=models[:1])
+    assert by_rule.set_index("rule").loc["train_singan", "jobs"] == 3
+    with caplog.at_level(logging.WARNING):
+        read_benchmarks(files[:1], bench, models)
+    assert "matches no benchmarked job" in caplog.text
 
 
 def test_verdict_logic_both_ways_and_rounding():

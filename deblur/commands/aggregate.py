@@ -6,14 +6,16 @@ Writes into --out-dir (each file atomically, byte-identical for the same inputs)
                         SSIM, plus the method's settings
   paired.parquet        per method x resolution vs --baseline-method: mean difference, paired
                         bootstrap CI, Wilcoxon signed-rank p, better/worse counts
-  cost.parquet          per Snakemake job: seconds and memory from the benchmark TSVs
-  cost_by_rule.parquet  per rule: jobs, total/mean/max seconds, max RSS
+  cost.parquet          per Snakemake job: seconds and memory from the benchmark TSVs, and
+                        for a training job its pyramid's whole training time (--models)
+  cost_by_rule.parquet  per rule: jobs, total/mean/max seconds (benchmark and, for training,
+                        model.json train_seconds), max RSS
   paper_table.md        reported vs reproduced at --resolution (then the other resolution),
                         verdicts, paired differences and compute cost
 
 Example:
   python -m deblur aggregate --metrics results/metrics --benchmarks results/benchmarks \\
-      --out-dir results/tables
+      --models results/models/*/*/model.json --out-dir results/tables
 """
 
 from __future__ import annotations
@@ -41,10 +43,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--benchmarks",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="Snakemake benchmark TSVs of the jobs to count, and/or directories searched for "
+        "<rule>/<wildcards...>.tsv; omitted or missing: empty cost tables",
+    )
+    parser.add_argument(
+        "--benchmark-root",
         type=Path,
         metavar="DIR",
-        help="Snakemake benchmark directory (<rule>/<wildcards...>.tsv); omitted or missing: "
-        "empty cost tables",
+        help="benchmark files given one by one are named by their path relative to DIR "
+        "(<rule>/<wildcards...>); default: <their folder>/<their name>",
+    )
+    parser.add_argument(
+        "--models",
+        nargs="*",
+        default=[],
+        type=Path,
+        metavar="JSON",
+        help="model.json of the trained pyramids: a training job (wildcards <cfg>/<ref>, the "
+        "model folder's last parts) is costed with the pyramid's whole train_seconds, which "
+        "survive a kill and resume (its benchmark times only the last process)",
     )
     parser.add_argument("--out-dir", required=True, type=Path, help="directory for the tables")
     add_report_options(
@@ -78,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = load_metrics(args.metrics, exclude=args.out_dir)
     summary = summarize(metrics, settings)
     paired = paired_differences(metrics, settings)
-    cost, cost_by_rule = read_benchmarks(args.benchmarks)
+    cost, cost_by_rule = read_benchmarks(args.benchmarks, args.benchmark_root, args.models)
     out = args.out_dir
     write_parquet(metrics, out / "metrics.parquet")
     write_parquet(summary, out / "summary.parquet")

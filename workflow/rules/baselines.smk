@@ -16,5 +16,5 @@ rule deblur_baseline:
         kind=lambda wildcards: METHODS[wildcards.baseline_method]["kind"],
         flags=get_baseline_flags,
     shell:
-        "python -m deblur baseline --kind {params.kind} --image {input.blurry} --out {output}"
-        " {params.flags} > {log} 2>&1"
+        "python -m deblur baseline --kind {params.kind} --image {input.blurry:q} --out {output:q}"
+        " {params.flags} > {log:q} 2>&1"

@@ -3,6 +3,7 @@
 # `snakemake -n` lists every job (and a cluster knows the job count).
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -13,9 +14,11 @@ from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 from deblur import __version__ as DEBLUR_VERSION
+from deblur.baselines import parse_params
 from deblur.data import gopro, synthetic
 from deblur.errors import DeblurError
 from deblur.singan.config import load_config
+from deblur.singan.pyramid import pyramid_sizes
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -73,6 +76,20 @@ MODEL_KEY = SINGAN_HASH + (
     "" if config["train"]["precision"] == "fp32" else f"-{config['train']['precision']}"
 )
 
+
+def _param_text(value):
+    """A config value as the CLI's ``key=VALUE`` text (``none`` for null; strings as they are,
+    since ``--config`` values arrive as strings)."""
+    if value is None:
+        return "none"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def baseline_param_args(params):
+    """``["key=VALUE", ...]`` of a baseline method's params (sorted by key)."""
+    return [f"{k}={_param_text(v)}" for k, v in sorted(params.items())]
+
+
 METHODS = {}
 for _m in config["methods"]:
     if _m["name"] in METHODS:
@@ -87,6 +104,12 @@ for _m in config["methods"]:
             f"-2 = the second finest)"
         )
     METHODS[_m["name"]] = _m
+    if _m["kind"] != "singan":
+        # the baseline command's own parsing and range checks, before any job runs
+        try:
+            parse_params(_m["kind"], baseline_param_args(_m["params"]))
+        except (ValueError, TypeError) as exc:
+            _fail(f"methods: {_m['name']!r} ({_m['kind']}) params: {exc}")
 SINGAN_METHODS = [n for n, m in METHODS.items() if m["kind"] == "singan"]
 BASELINE_METHODS = [n for n, m in METHODS.items() if m["kind"] != "singan"]
 for _key in ("method", "baseline"):
@@ -154,6 +177,37 @@ if config["paper"]["method"] in SKIPPED:
         f"paper.method {config['paper']['method']!r} cannot run on this dataset (see above)"
     )
 
+
+def _num_scales(reference_id):
+    """Scales of the pyramid trained on ``reference_id``'s sharp frame, and that frame's size
+    (from the planned synthetic size or the image header; nothing is trained)."""
+    if DATASET["kind"] == "synthetic":
+        width, height = synthetic.parse_size(DATASET["synthetic"]["size"])
+    else:
+        width, height = gopro.image_size(SHARP_BY_ID[reference_id])
+    name = str(SHARP_BY_ID[reference_id])
+    return len(pyramid_sizes(height, width, SINGAN, name=name)[0]), (width, height)
+
+
+def _check_inject_scales():
+    """An explicit inject_scale must name a scale of every pyramid its method uses."""
+    for name in SINGAN_METHODS:
+        m = METHODS[name]
+        if m["mode"] != "inject" or m["inject_scale"] is None:
+            continue
+        refs = sorted({r.reference_id for r in REFERENCES[name].values()})
+        n, (width, height) = min(_num_scales(ref) for ref in refs)
+        top = n - 1
+        if not (1 <= m["inject_scale"] <= top or -top <= m["inject_scale"] <= -1):
+            _fail(
+                f"methods: {name!r} has inject_scale {m['inject_scale']}, but its pyramids "
+                f"have {n} scales ({width}x{height} reference frames, singan max_size "
+                f"{SINGAN.max_size}, min_size {SINGAN.min_size}, scale_factor "
+                f"{SINGAN.scale_factor}); use 1..{top} (from the coarsest) or -{top}..-1 "
+                f"(from the finest)"
+            )
+
+
 PAIRS = {p.pair_id: p for p in SAMPLED}
 PAIR_IDS = sorted(PAIRS)
 SHARP_BY_ID = {p.pair_id: p.sharp for p in ALL_PAIRS}
@@ -161,6 +215,10 @@ SHARP_BY_ID = {p.pair_id: p.sharp for p in ALL_PAIRS}
 MODEL_REFS = sorted(
     {r.reference_id for refs in REFERENCES.values() for r in refs.values()}
 )
+try:
+    _check_inject_scales()
+except DeblurError as exc:
+    _fail(str(exc))
 
 
 def _alternatives(names):
@@ -189,6 +247,11 @@ def job_resources(section):
 
 def model_dir(ref):
     return f"results/models/{MODEL_KEY}/{ref}"
+
+
+def train_history(ref):
+    """Every training run's output for this pyramid, appended (its log shows it whole)."""
+    return f"{model_dir(ref)}/train_runs.log"
 
 
 def get_reference_image(wildcards):
@@ -223,8 +286,15 @@ def get_deblur_flags(wildcards):
 
 
 def get_baseline_flags(wildcards):
-    params = METHODS[wildcards.baseline_method]["params"]
-    return " ".join(f"--param {k}={json.dumps(v)}" for k, v in sorted(params.items()))
+    """``--param key=VALUE ...``, each value shell-quoted (the flags stay separate words)."""
+    args = baseline_param_args(METHODS[wildcards.baseline_method]["params"])
+    return " ".join(f"--param {shlex.quote(a)}" for a in args)
+
+
+def get_train_settings():
+    """``--set key=value ...`` of the SinGAN settings, each shell-quoted."""
+    items = sorted(config["singan"].items())
+    return " ".join(f"--set {shlex.quote(f'{k}={v}')}" for k, v in items)
 
 
 def get_eval_inputs(wildcards):
@@ -293,8 +363,14 @@ def get_all_metrics():
     )
 
 
+def get_all_models():
+    """model.json of every pyramid of this run (their train_seconds cost the training)."""
+    return [f"{model_dir(ref)}/model.json" for ref in MODEL_REFS]
+
+
 def get_all_benchmarks():
-    """Benchmark TSVs of every per-pair job (aggregated into cost.parquet)."""
+    """Benchmark TSVs of every job of this run (aggregated into cost.parquet; other runs'
+    files in results/benchmarks are not counted)."""
     files = expand(
         "results/benchmarks/train_singan/{cfg}/{ref}.tsv",
         cfg=MODEL_KEY,

@@ -16,9 +16,9 @@ if DATASET["kind"] == "synthetic":
             syn=DATASET["synthetic"],
             split=DATASET["split"],
         shell:
-            "python -m deblur synth --out {params.root} --split {params.split}"
+            "python -m deblur synth --out {params.root:q} --split {params.split}"
             " --sequences {params.syn[sequences]} --frames {params.syn[frames]}"
-            " --size {params.syn[size]} --seed {params.syn[seed]} > {log} 2>&1"
+            " --size {params.syn[size]} --seed {params.syn[seed]} > {log:q} 2>&1"
 
 
 rule sample_pairs:
@@ -38,6 +38,6 @@ rule sample_pairs:
         sample=config["sample"],
         fewer="--allow-fewer" if config["sample"]["allow_fewer"] else "",
     shell:
-        "python -m deblur sample --root {params.root} --split {params.split}"
+        "python -m deblur sample --root {params.root:q} --split {params.split}"
         " --blur-dir {params.blur_dir} --n {params.sample[n]} --seed {params.sample[seed]}"
-        " --strategy {params.sample[strategy]} {params.fewer} --out {output} > {log} 2>&1"
+        " --strategy {params.sample[strategy]} {params.fewer} --out {output:q} > {log:q} 2>&1"

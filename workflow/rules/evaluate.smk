@@ -15,18 +15,21 @@ rule evaluate:
     params:
         meta=get_eval_meta,
         model=lambda wildcards, input: (
-            f"--model {Path(input.model).parent}" if "model" in input.keys() else ""
+            f"--model {shlex.quote(str(Path(input.model).parent))}"
+            if "model" in input.keys()
+            else ""
         ),
         max_size=SINGAN.max_size,
     shell:
-        "python -m deblur evaluate --pred {input.pred} --sharp {input.sharp} --max-size {params.max_size}"
-        " {params.model} --meta {params.meta:q} --out {output} > {log} 2>&1"
+        "python -m deblur evaluate --pred {input.pred:q} --sharp {input.sharp:q} --max-size {params.max_size}"
+        " {params.model} --meta {params.meta:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule aggregate:
     input:
         metrics=get_all_metrics(),
         benchmarks=get_all_benchmarks(),
+        models=get_all_models(),
     output:
         metrics=report(
             "results/tables/metrics.parquet",
@@ -48,8 +51,9 @@ rule aggregate:
     params:
         report=get_report_flags(),
     shell:
-        "python -m deblur aggregate --metrics {input.metrics} --benchmarks results/benchmarks"
-        " --out-dir results/tables {params.report} > {log} 2>&1"
+        "python -m deblur aggregate --metrics {input.metrics:q}"
+        " --benchmarks {input.benchmarks:q} --benchmark-root results/benchmarks"
+        " --models {input.models:q} --out-dir results/tables {params.report} > {log:q} 2>&1"
 
 
 rule study:
@@ -79,9 +83,9 @@ rule study:
         max_highlight=config["study"]["max_highlight"],
         skipped=json.dumps(SKIPPED, sort_keys=True),
     shell:
-        "python -m deblur study --metrics {input} --out-dir results/tables {params.report}"
+        "python -m deblur study --metrics {input:q} --out-dir results/tables {params.report}"
         " --max-highlight {params.max_highlight} {params.highlight}"
-        " --skipped {params.skipped:q} > {log} 2>&1"
+        " --skipped {params.skipped:q} > {log:q} 2>&1"
 
 
 rule plot:
@@ -143,4 +147,4 @@ rule plot:
         " --reported-psnr {params.paper[psnr]} --reported-ssim {params.paper[ssim]}"
         " --reproduced-method {params.paper[method]} --baseline-method {params.paper[baseline]}"
         " --resolution {params.evaluate[resolution]} --max-highlight {params.max_highlight}"
-        " {params.highlight} > {log} 2>&1"
+        " {params.highlight} > {log:q} 2>&1"

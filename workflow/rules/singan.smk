@@ -17,17 +17,24 @@ rule train_singan:
         **job_resources("train"),
     params:
         out=lambda wildcards: model_dir(wildcards.ref),
-        settings=" ".join(f"--set {k}={v}" for k, v in sorted(config["singan"].items())),
+        history=lambda wildcards: train_history(wildcards.ref),
+        settings=get_train_settings(),
         device=config["train"]["device"],
         seed=config["train"]["seed"],
         precision=config["train"]["precision"],
         compile="--compile" if config["train"]["compile"] else "",
         branch_max_channels=config["train"]["branch_max_channels"],
     shell:
-        "python -m deblur train --image {input.image} --out {params.out} {params.settings}"
+        # Snakemake deletes the log before a job: every run's output is appended to the
+        # pyramid's own history, which the log then holds whole, so a rerun after a kill keeps
+        # the loss lines of the scales trained before it
+        'echo "== run started $(date), resuming if the model directory holds finished'
+        ' scales ==" >> {params.history:q}; cat {params.history:q} > {log:q}; '
+        "python -m deblur train --image {input.image:q} --out {params.out:q} {params.settings}"
         " --device {params.device} --seed {params.seed} --threads {threads}"
         " --precision {params.precision} {params.compile}"
-        " --branch-max-channels {params.branch_max_channels} > {log} 2>&1"
+        " --branch-max-channels {params.branch_max_channels}"
+        " 2>&1 | tee -a {params.history:q} >> {log:q}"
 
 
 rule deblur_singan:
@@ -51,6 +58,6 @@ rule deblur_singan:
         device=config["inference"]["device"],
         seed=config["inference"]["seed"],
     shell:
-        "python -m deblur deblur --model {params.model} --image {input.blurry} --out {output}"
+        "python -m deblur deblur --model {params.model:q} --image {input.blurry:q} --out {output:q}"
         " {params.flags} --device {params.device} --seed {params.seed} --threads {threads}"
-        " > {log} 2>&1"
+        " > {log:q} 2>&1"
