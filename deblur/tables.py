@@ -32,6 +32,7 @@ METRICS_SCHEMA: dict[str, str] = {
     "method": STRING,
     "kind": STRING,
     "resolution": STRING,
+    "eval_max_size": INT,
     "height": INT,
     "width": INT,
     "psnr": FLOAT,
@@ -44,6 +45,10 @@ METRICS_SCHEMA: dict[str, str] = {
     "deblur_mode": STRING,
     "inject_scale": INT,
     "num_scales": INT,
+    "max_size": INT,
+    "min_size": INT,
+    "niter": INT,
+    "precision": STRING,
     "deblur_noise": BOOL,
     "seed": INT,
     "config_hash": STRING,
@@ -60,6 +65,7 @@ METRICS_SCHEMA: dict[str, str] = {
 # computed by `evaluate` itself; --meta may not set them
 COMPUTED_COLUMNS = (
     "resolution",
+    "eval_max_size",
     "height",
     "width",
     "psnr",
@@ -74,6 +80,10 @@ COMPUTED_COLUMNS = (
 # model.json keys copied into metrics columns (and required for a finished model)
 MODEL_COLUMNS = ("config_hash", "seed", "device", "torch_version", "train_seconds")
 MODEL_REQUIRED = MODEL_COLUMNS + ("sizes",)
+# SinGAN settings copied from model.json's ``config`` (the axes of the pyramid-size ladder)
+MODEL_CONFIG_COLUMNS = ("max_size", "min_size", "niter")
+# every metrics column model_columns() fills
+MODEL_FILLED = MODEL_COLUMNS + MODEL_CONFIG_COLUMNS + ("precision", "num_scales")
 
 # rows are sorted by these, then by every other column, so the order never depends on file order
 SORT_KEYS = ("method", "resolution", "pair_id", "pred_path")
@@ -245,5 +255,11 @@ def load_model_info(model_dir: str | os.PathLike) -> dict:
 
 
 def model_columns(info: Mapping[str, object]) -> dict[str, object]:
-    """The metrics columns filled from a model.json dict (``num_scales`` from its ``sizes``)."""
-    return {k: info[k] for k in MODEL_COLUMNS} | {"num_scales": len(info["sizes"])}
+    """The metrics columns filled from a model.json dict (``num_scales`` from its ``sizes``;
+    a model.json written before precision was recorded was trained in fp32)."""
+    settings = info.get("config") or {}
+    return (
+        {k: info[k] for k in MODEL_COLUMNS}
+        | {k: settings.get(k) for k in MODEL_CONFIG_COLUMNS}
+        | {"precision": info.get("precision", "fp32"), "num_scales": len(info["sizes"])}
+    )

@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     from deblur.errors import DeblurError
     from deblur.metrics import METRIC_CONVENTION, evaluate_images, target_size
     from deblur.tables import (
-        MODEL_COLUMNS,
+        MODEL_FILLED,
         load_model_info,
         metrics_frame,
         model_columns,
@@ -135,13 +135,14 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise DeblurError(f"cannot score {args.pred} against {args.sharp}: {exc}") from None
     common = dict(
+        eval_max_size=args.max_size,  # the longer side at model resolution
         metric_convention=METRIC_CONVENTION,
         package_version=__version__,
         skimage_version=skimage.__version__,
         pred_path=str(args.pred),
         sharp_path=str(args.sharp),
     )
-    for key in MODEL_COLUMNS:
+    for key in MODEL_FILLED:
         base.setdefault(key, None)
     df = metrics_frame([base | common | s for s in scores])
     write_parquet(df, args.out)

@@ -17,6 +17,7 @@ from deblur import __version__ as DEBLUR_VERSION
 from deblur.baselines import parse_params
 from deblur.data import gopro, synthetic
 from deblur.errors import DeblurError
+from deblur.ladder import ladder_methods
 from deblur.singan.config import load_config
 from deblur.singan.pyramid import pyramid_sizes
 
@@ -43,6 +44,17 @@ def _coerce_cli_strings(value, schema):
 
 config.update(_coerce_cli_strings(config, yaml.safe_load(SCHEMA.read_text())))
 validate(config, str(SCHEMA))
+if config["ladder"]["cells"]:
+    try:
+        config["methods"] = config["methods"] + ladder_methods(
+            config["ladder"]["cells"],
+            config["ladder"]["steps"],
+            config["ladder"]["baselines"],
+        )
+    except ValueError as exc:
+        raise WorkflowError(f"configuration error: {exc}")
+    config["ladder"]["cells"] = []  # expanded: a second parse of this config adds nothing
+    validate(config, str(SCHEMA))  # the generated methods get their defaults
 
 # Rules call `python -m deblur ...`. Put the interpreter running Snakemake first on PATH so that
 # `python` has the package even when its venv is not activated (jobs inherit the environment, and
@@ -69,12 +81,14 @@ try:
     SINGAN = load_config(config["singan"])
 except DeblurError as exc:
     _fail(f"singan: {exc}")
-SINGAN_HASH = SINGAN.config_hash()
-# what a trained pyramid depends on besides the settings: its arithmetic (fp32 and bf16
-# pyramids never share a directory; fp32 keeps the plain hash)
-MODEL_KEY = SINGAN_HASH + (
-    "" if config["train"]["precision"] == "fp32" else f"-{config['train']['precision']}"
-)
+
+
+def model_key(singan):
+    """The directory key of pyramids trained with ``singan`` (a SinGANConfig): its hash plus
+    what a pyramid depends on besides the settings, its arithmetic (fp32 and bf16 pyramids
+    never share a directory; fp32 keeps the plain hash)."""
+    precision = config["train"]["precision"]
+    return singan.config_hash() + ("" if precision == "fp32" else f"-{precision}")
 
 
 def _param_text(value):
@@ -104,6 +118,11 @@ for _m in config["methods"]:
             f"-2 = the second finest)"
         )
     METHODS[_m["name"]] = _m
+    # the method's own SinGAN settings over the global ones (the pyramid-size ladder)
+    try:
+        load_config({**config["singan"], **_m["singan"]})
+    except DeblurError as exc:
+        _fail(f"methods: {_m['name']!r} singan: {exc}")
     if _m["kind"] != "singan":
         # the baseline command's own parsing and range checks, before any job runs
         try:
@@ -111,6 +130,9 @@ for _m in config["methods"]:
         except (ValueError, TypeError) as exc:
             _fail(f"methods: {_m['name']!r} ({_m['kind']}) params: {exc}")
 SINGAN_METHODS = [n for n, m in METHODS.items() if m["kind"] == "singan"]
+# method -> its SinGAN settings: the pyramids a singan method trains, a baseline's model resolution
+SETTINGS_OF = {n: {**config["singan"], **m["singan"]} for n, m in METHODS.items()}
+SINGAN_OF = {n: load_config(s) for n, s in SETTINGS_OF.items()}
 BASELINE_METHODS = [n for n, m in METHODS.items() if m["kind"] != "singan"]
 for _key in ("method", "baseline"):
     if config["paper"][_key] not in METHODS:
@@ -178,15 +200,15 @@ if config["paper"]["method"] in SKIPPED:
     )
 
 
-def _num_scales(reference_id):
-    """Scales of the pyramid trained on ``reference_id``'s sharp frame, and that frame's size
-    (from the planned synthetic size or the image header; nothing is trained)."""
+def _num_scales(reference_id, singan):
+    """Scales of the pyramid trained with ``singan`` on ``reference_id``'s sharp frame, and that
+    frame's size (from the planned synthetic size or the image header; nothing is trained)."""
     if DATASET["kind"] == "synthetic":
         width, height = synthetic.parse_size(DATASET["synthetic"]["size"])
     else:
         width, height = gopro.image_size(SHARP_BY_ID[reference_id])
     name = str(SHARP_BY_ID[reference_id])
-    return len(pyramid_sizes(height, width, SINGAN, name=name)[0]), (width, height)
+    return len(pyramid_sizes(height, width, singan, name=name)[0]), (width, height)
 
 
 def _check_inject_scales():
@@ -196,14 +218,15 @@ def _check_inject_scales():
         if m["mode"] != "inject" or m["inject_scale"] is None:
             continue
         refs = sorted({r.reference_id for r in REFERENCES[name].values()})
-        n, (width, height) = min(_num_scales(ref) for ref in refs)
+        singan = SINGAN_OF[name]
+        n, (width, height) = min(_num_scales(ref, singan) for ref in refs)
         top = n - 1
         if not (1 <= m["inject_scale"] <= top or -top <= m["inject_scale"] <= -1):
             _fail(
                 f"methods: {name!r} has inject_scale {m['inject_scale']}, but its pyramids "
                 f"have {n} scales ({width}x{height} reference frames, singan max_size "
-                f"{SINGAN.max_size}, min_size {SINGAN.min_size}, scale_factor "
-                f"{SINGAN.scale_factor}); use 1..{top} (from the coarsest) or -{top}..-1 "
+                f"{singan.max_size}, min_size {singan.min_size}, scale_factor "
+                f"{singan.scale_factor}); use 1..{top} (from the coarsest) or -{top}..-1 "
                 f"(from the finest)"
             )
 
@@ -211,9 +234,16 @@ def _check_inject_scales():
 PAIRS = {p.pair_id: p for p in SAMPLED}
 PAIR_IDS = sorted(PAIRS)
 SHARP_BY_ID = {p.pair_id: p.sharp for p in ALL_PAIRS}
-# one pyramid per distinct reference image, shared by every method that needs it
-MODEL_REFS = sorted(
-    {r.reference_id for refs in REFERENCES.values() for r in refs.values()}
+# singan method -> model key; key -> the settings its pyramids train with
+MODEL_KEY_OF = {n: model_key(SINGAN_OF[n]) for n in SINGAN_METHODS}
+SETTINGS_BY_KEY = {MODEL_KEY_OF[n]: SETTINGS_OF[n] for n in SINGAN_METHODS}
+# one pyramid per (settings, reference image), shared by every method that needs it
+MODEL_JOBS = sorted(
+    {
+        (MODEL_KEY_OF[name], r.reference_id)
+        for name, refs in REFERENCES.items()
+        for r in refs.values()
+    }
 )
 try:
     _check_inject_scales()
@@ -230,11 +260,11 @@ def _alternatives(names):
 
 wildcard_constraints:
     pair=_alternatives(PAIR_IDS),
-    ref=_alternatives(MODEL_REFS),
+    ref=_alternatives(sorted({ref for _, ref in MODEL_JOBS})),
     singan_method=_alternatives(SINGAN_METHODS),
     baseline_method=_alternatives(BASELINE_METHODS),
     method=_alternatives(METHODS),
-    cfg=MODEL_KEY,
+    cfg=_alternatives(sorted(SETTINGS_BY_KEY)),
 
 
 def job_resources(section):
@@ -245,13 +275,13 @@ def job_resources(section):
     )
 
 
-def model_dir(ref):
-    return f"results/models/{MODEL_KEY}/{ref}"
+def model_dir(cfg, ref):
+    return f"results/models/{cfg}/{ref}"
 
 
-def train_history(ref):
+def train_history(wildcards):
     """Every training run's output for this pyramid, appended (its log shows it whole)."""
-    return f"{model_dir(ref)}/train_runs.log"
+    return f"{model_dir(wildcards.cfg, wildcards.ref)}/train_runs.log"
 
 
 def get_reference_image(wildcards):
@@ -268,7 +298,8 @@ def get_sharp(wildcards):
 
 def model_json(method, pair):
     """The finished-model marker of the pyramid ``method`` uses for ``pair``."""
-    return f"{model_dir(REFERENCES[method][pair].reference_id)}/model.json"
+    ref = REFERENCES[method][pair].reference_id
+    return f"{model_dir(MODEL_KEY_OF[method], ref)}/model.json"
 
 
 def get_model(wildcards):
@@ -291,9 +322,9 @@ def get_baseline_flags(wildcards):
     return " ".join(f"--param {shlex.quote(a)}" for a in args)
 
 
-def get_train_settings():
-    """``--set key=value ...`` of the SinGAN settings, each shell-quoted."""
-    items = sorted(config["singan"].items())
+def get_train_settings(wildcards):
+    """``--set key=value ...`` of the pyramid's SinGAN settings, each shell-quoted."""
+    items = sorted(SETTINGS_BY_KEY[wildcards.cfg].items())
     return " ".join(f"--set {shlex.quote(f'{k}={v}')}" for k, v in items)
 
 
@@ -365,17 +396,15 @@ def get_all_metrics():
 
 def get_all_models():
     """model.json of every pyramid of this run (their train_seconds cost the training)."""
-    return [f"{model_dir(ref)}/model.json" for ref in MODEL_REFS]
+    return [f"{model_dir(cfg, ref)}/model.json" for cfg, ref in MODEL_JOBS]
 
 
 def get_all_benchmarks():
     """Benchmark TSVs of every job of this run (aggregated into cost.parquet; other runs'
     files in results/benchmarks are not counted)."""
-    files = expand(
-        "results/benchmarks/train_singan/{cfg}/{ref}.tsv",
-        cfg=MODEL_KEY,
-        ref=MODEL_REFS,
-    )
+    files = [
+        f"results/benchmarks/train_singan/{cfg}/{ref}.tsv" for cfg, ref in MODEL_JOBS
+    ]
     files += expand(
         "results/benchmarks/deblur_singan/{method}/{pair}.tsv",
         method=SINGAN_METHODS,

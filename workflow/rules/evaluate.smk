@@ -19,7 +19,7 @@ rule evaluate:
             if "model" in input.keys()
             else ""
         ),
-        max_size=SINGAN.max_size,
+        max_size=lambda wildcards: SINGAN_OF[wildcards.method].max_size,
     shell:
         "python -m deblur evaluate --pred {input.pred:q} --sharp {input.sharp:q} --max-size {params.max_size}"
         " {params.model} --meta {params.meta:q} --out {output:q} > {log:q} 2>&1"

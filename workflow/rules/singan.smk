@@ -16,9 +16,9 @@ rule train_singan:
     resources:
         **job_resources("train"),
     params:
-        out=lambda wildcards: model_dir(wildcards.ref),
-        history=lambda wildcards: train_history(wildcards.ref),
-        settings=get_train_settings(),
+        out=lambda wildcards: model_dir(wildcards.cfg, wildcards.ref),
+        history=train_history,
+        settings=get_train_settings,
         device=config["train"]["device"],
         seed=config["train"]["seed"],
         precision=config["train"]["precision"],
