@@ -26,6 +26,7 @@ COMMANDS = {
     "aggregate": "aggregate",
     "study": "study",
     "plot": "plot",
+    "ladder": "ladder",
 }
 
 DESCRIPTION = """\

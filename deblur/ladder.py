@@ -10,12 +10,16 @@ summarise the finished metrics table per cell.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 import pandas as pd
 
 # metrics columns that identify a cell's row (recorded from model.json / evaluate)
 CELL_COLUMNS = ("max_size", "min_size", "num_scales", "niter", "precision")
+SINGAN_PATTERN = r"singan_s\d+_n\d+_k\d+"
 
 
 def singan_name(max_size: int, niter: int, steps: int) -> str:
@@ -81,39 +85,172 @@ def ladder_methods(
 
 
 def ladder_table(metrics: pd.DataFrame, baseline: str = "identity") -> pd.DataFrame:
-    """Per (cell, k, resolution): mean PSNR/SSIM over pairs, the blurry input's mean at the same
-    resolution and size, and the mean paired difference to it.
+    """One row per (dataset, cell, k, resolution) of the ladder's SinGAN methods.
 
-    ``metrics`` is the pipeline's metrics table; rows of ladder methods are recognised by their
-    names (:func:`singan_name`, :func:`baseline_name` with ``baseline``).
+    Parameters
+    ----------
+    metrics : DataFrame
+        The pipeline's metrics table (one or more runs concatenated); ladder rows are recognised
+        by their method names (:func:`singan_name`, :func:`baseline_name` of ``baseline``).
+    baseline : str
+        The blurry-input baseline's name before its size suffix.
+
+    Returns
+    -------
+    DataFrame
+        The cell's settings (:data:`CELL_COLUMNS`), ``steps``, ``resolution``, ``pairs``, mean
+        PSNR/SSIM, the baseline's means on the same pairs at the same resolution and size, the
+        mean paired differences, the config hash and the mean and total training seconds of the
+        cell's pyramids.
     """
+    missing = [c for c in ("method", "resolution", "pair_id", "psnr", "ssim") if c not in metrics]
+    if missing:
+        raise ValueError(f"metrics lacks the columns {', '.join(missing)}")
+    singan = metrics[metrics["method"].str.fullmatch(SINGAN_PATTERN).fillna(False)]
     rows = []
-    singan = metrics[metrics["method"].str.fullmatch(r"singan_s\d+_n\d+_k\d+")]
-    for (method, resolution), group in singan.groupby(["method", "resolution"], sort=True):
-        size = int(group["max_size"].iloc[0])
+    keys = ["dataset", "method", "resolution"]
+    for (dataset, method, resolution), own in singan.groupby(keys, sort=True):
+        size = int(own["max_size"].iloc[0])
         ref = metrics[
             (metrics["method"] == baseline_name(baseline, size))
             & (metrics["resolution"] == resolution)
+            & (metrics["dataset"] == dataset)
         ].set_index("pair_id")
-        own = group.set_index("pair_id")
+        own = own.set_index("pair_id")
         common = own.index.intersection(ref.index)
-        row = {c: group[c].iloc[0] for c in CELL_COLUMNS}
+        delta = own.loc[common, ["psnr", "ssim"]] - ref.loc[common, ["psnr", "ssim"]]
+        models = own.drop_duplicates("reference_id")
+        row = {c: own[c].iloc[0] for c in CELL_COLUMNS}
         row.update(
+            dataset=dataset,
             method=method,
-            steps=int(group["deblur_steps"].iloc[0]),
+            steps=int(own["deblur_steps"].iloc[0]),
             resolution=resolution,
-            pairs=int(own.index.nunique()),
-            datasets=",".join(sorted(set(group["dataset"].dropna()))),
+            pairs=len(own),
             psnr=float(own["psnr"].mean()),
             ssim=float(own["ssim"].mean()),
-            blurry_psnr=float(ref.loc[common, "psnr"].mean()) if len(common) else float("nan"),
-            blurry_ssim=float(ref.loc[common, "ssim"].mean()) if len(common) else float("nan"),
-            delta_psnr=float((own.loc[common, "psnr"] - ref.loc[common, "psnr"]).mean()),
-            delta_ssim=float((own.loc[common, "ssim"] - ref.loc[common, "ssim"]).mean()),
-            train_seconds_mean=float(own["train_seconds"].mean()),
+            blurry_psnr=float(ref.loc[common, "psnr"].mean()),
+            blurry_ssim=float(ref.loc[common, "ssim"].mean()),
+            delta_psnr=float(delta["psnr"].mean()),
+            delta_ssim=float(delta["ssim"].mean()),
+            paired_pairs=len(common),
+            config_hash=",".join(sorted(set(own["config_hash"].dropna()))),
+            train_seconds_mean=float(models["train_seconds"].mean()),
+            train_seconds_total=float(models["train_seconds"].sum()),
         )
         rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    return table.sort_values(["resolution", "max_size", "niter", "steps"]).reset_index(drop=True)
+    order = ["dataset", "resolution", "max_size", "niter", "steps"]
+    return table.sort_values(order).reset_index(drop=True)
+
+
+def per_pair(metrics: pd.DataFrame, baseline: str = "identity") -> pd.DataFrame:
+    """The ladder's per-pair rows (SinGAN and the baseline at each size), for plotting."""
+    names = metrics["method"]
+    is_singan = names.str.fullmatch(SINGAN_PATTERN).fillna(False)
+    is_base = names.str.fullmatch(rf"{baseline}_s\d+").fillna(False)
+    rows = metrics[is_singan | is_base].copy()
+    rows["size"] = rows["method"].str.extract(r"_s(\d+)", expand=False).astype(int)
+    rows["role"] = ["singan" if s else "blurry input" for s in is_singan[is_singan | is_base]]
+    return rows
+
+
+def _fmt(value: float, digits: int) -> str:
+    return "n/a" if pd.isna(value) else f"{value:.{digits}f}"
+
+
+def ladder_markdown(
+    table: pd.DataFrame,
+    provenance: Mapping[str, str],
+    reported_psnr: float,
+    reported_ssim: float,
+) -> str:
+    """``ladder.md``: per dataset and resolution, one row per cell and k, with provenance."""
+    lines = [
+        "# Pyramid-size ladder: the paper's setting at several sizes and training lengths",
+        "",
+        "The paper's setting (the pair's own sharp frame, G_0 iterated k times, noise on) per "
+        "cell (SinGAN max_size, niter; min_size and every other setting the reference's). "
+        "Blurry = the blurry input scored on the same pairs at the same resolution and size; "
+        "Δ = SinGAN − blurry, mean over pairs. Train s = mean training seconds per pyramid. "
+        f"The paper reports PSNR {reported_psnr:g} dB / SSIM {reported_ssim:g}.",
+        "",
+    ]
+    lines += [f"- {key}: {value}" for key, value in provenance.items()]
+    lines.append("")
+    if table.empty:
+        return "\n".join(lines + ["No ladder rows in the metrics table.", ""])
+    header = (
+        "| max_size | scales | niter | k | pairs | PSNR | blurry | Δ PSNR | SSIM | blurry "
+        "| Δ SSIM | train s | precision | config |"
+    )
+    for (dataset, resolution), group in table.groupby(["dataset", "resolution"], sort=True):
+        lines += [f"## {dataset}, {resolution} resolution", "", header, "|" + "---|" * 14]
+        for r in group.itertuples():
+            lines.append(
+                f"| {r.max_size} | {r.num_scales} | {r.niter} | {r.steps} | {r.pairs} "
+                f"| {_fmt(r.psnr, 2)} | {_fmt(r.blurry_psnr, 2)} | {r.delta_psnr:+.2f} "
+                f"| {_fmt(r.ssim, 3)} | {_fmt(r.blurry_ssim, 3)} | {r.delta_ssim:+.3f} "
+                f"| {r.train_seconds_mean:.0f} | {r.precision} | {r.config_hash} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def scale_times(model_dirs: Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """Per pyramid and scale: size, channels and seconds per iteration, from each finished model
+    directory's ``model.json`` and ``train_log.tsv``.
+
+    Raises ``ValueError`` naming a directory that is not a finished model.
+    """
+    rows = []
+    for model_dir in model_dirs:
+        model_dir = Path(model_dir)
+        try:
+            info = json.loads((model_dir / "model.json").read_text())
+            log = pd.read_csv(model_dir / "train_log.tsv", sep="\t")
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{model_dir} is not a finished model directory: {exc}") from None
+        settings = info.get("config") or {}
+        for r in log.itertuples():
+            rows.append(
+                dict(
+                    config_hash=info["config_hash"],
+                    reference=model_dir.name,
+                    max_size=settings.get("max_size"),
+                    niter=int(r.niter),
+                    precision=info.get("precision", "fp32"),
+                    device=info.get("device"),
+                    threads=info.get("threads"),
+                    scale=int(r.scale),
+                    height=int(r.height),
+                    width=int(r.width),
+                    channels=int(r.channels),
+                    seconds=float(r.seconds),
+                    s_per_iter=float(r.seconds) / int(r.niter),
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def scale_times_markdown(times: pd.DataFrame) -> str:
+    """Mean seconds per iteration per (max_size, niter, device, scale), over pyramids."""
+    if times.empty:
+        return ""
+    keys = ["max_size", "niter", "precision", "device", "scale", "height", "width", "channels"]
+    mean = times.groupby(keys, sort=True, dropna=False)["s_per_iter"].agg(["mean", "count"])
+    lines = [
+        "## Training time per scale",
+        "",
+        "| max_size | niter | precision | device | scale | size | channels | s/iter | pyramids |",
+        "|" + "---|" * 9,
+    ]
+    for key, r in mean.iterrows():
+        size, niter, precision, device, scale, height, width, channels = key
+        lines.append(
+            f"| {size} | {niter} | {precision} | {device} | {scale} | {width}x{height} "
+            f"| {channels} | {r['mean']:.4f} | {int(r['count'])} |"
+        )
+    return "\n".join(lines + [""])

@@ -1,0 +1,125 @@
+"""Summarise the pyramid-size ladder (workflow/presets/ladder.yaml) from finished metrics tables.
+
+Reads one or more metrics tables (results/tables/metrics.parquet of ladder runs, e.g. one on
+the real pairs and one on synthetic pairs), and writes into --out-dir (each file atomically):
+  ladder.parquet  one row per dataset x cell (max_size, niter) x k x resolution: mean PSNR and
+                  SSIM, the blurry input's on the same pairs, the paired differences, training
+                  seconds per pyramid, and the provenance (commit, CPU, config hash)
+  ladder.md       the same as Markdown tables, with the provenance lines
+  ladder_scales.parquet  with --models: per pyramid and scale, seconds per iteration
+  ladder.png      mean PSNR/SSIM (model and full resolution) against niter for k = 1, one line
+                  per pyramid size, per-pair points, the blurry input and the paper's values
+
+Example:
+  python -m deblur ladder --metrics results/tables/metrics.parquet \\
+      ../ladder_syn/results/tables/metrics.parquet --out-dir docs/measured \\
+      --commit "$(git rev-parse --short HEAD)"
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+from pathlib import Path
+
+HELP = "summarise the pyramid-size ladder: table, Markdown and figure per cell"
+
+log = logging.getLogger(__name__)
+
+
+def cpu_name() -> str:
+    """The CPU model of this machine (``model name`` of /proc/cpuinfo, else platform's)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metrics",
+        required=True,
+        nargs="+",
+        type=Path,
+        help="metrics.parquet files of ladder runs",
+    )
+    parser.add_argument(
+        "--models",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="finished model directories: per-scale s/iter in ladder_scales.parquet and ladder.md",
+    )
+    parser.add_argument("--out-dir", required=True, type=Path, help="folder for ladder.*")
+    parser.add_argument("--commit", default="unknown", help="code commit the runs used")
+    parser.add_argument(
+        "--cpu", default=None, help="machine the runs trained on (default: this machine's CPU)"
+    )
+    parser.add_argument(
+        "--note", default="", help="one more provenance line (e.g. the commands that ran)"
+    )
+    parser.add_argument("--baseline", default="identity", help="blurry-input baseline name")
+    parser.add_argument("--reported-psnr", type=float, default=15.3, help="paper's PSNR (dB)")
+    parser.add_argument("--reported-ssim", type=float, default=0.52, help="paper's SSIM")
+    parser.add_argument("--dpi", type=int, default=130, help="figure resolution")
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from deblur.atomic import atomic_path, check_output_dir
+    from deblur.errors import DeblurError
+    from deblur.ladder import ladder_markdown, ladder_table, scale_times, scale_times_markdown
+    from deblur.ladder_plot import plot_ladder
+    from deblur.tables import read_parquet, write_parquet
+
+    check_output_dir(args.out_dir)
+    frames = []
+    for path in args.metrics:
+        if not path.is_file():
+            raise DeblurError(
+                f"--metrics {path} is not a file; pass results/tables/metrics.parquet"
+            )
+        frames.append(read_parquet(path))
+    metrics = pd.concat(frames, ignore_index=True)
+    try:
+        table = ladder_table(metrics, baseline=args.baseline)
+    except ValueError as exc:
+        raise DeblurError(f"--metrics: {exc}") from None
+    if table.empty:
+        files = ", ".join(map(str, args.metrics))
+        raise DeblurError(
+            f"no ladder rows (methods singan_s<size>_n<niter>_k<k>) in {files}; "
+            "run the pipeline with workflow/presets/ladder.yaml first"
+        )
+    provenance = {
+        "commit": args.commit,
+        "cpu": args.cpu or cpu_name(),
+        "metrics": ", ".join(str(p) for p in args.metrics),
+    }
+    if args.note:
+        provenance["note"] = args.note
+    table = table.assign(**{k: v for k, v in provenance.items() if k != "metrics"})
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    write_parquet(table, args.out_dir / "ladder.parquet")
+    text = ladder_markdown(table, provenance, args.reported_psnr, args.reported_ssim)
+    if args.models:
+        try:
+            times = scale_times(args.models)
+        except ValueError as exc:
+            raise DeblurError(f"--models: {exc}") from None
+        write_parquet(times, args.out_dir / "ladder_scales.parquet")
+        text += "\n" + scale_times_markdown(times)
+    with atomic_path(args.out_dir / "ladder.md") as tmp:
+        tmp.write_text(text)
+    fig = plot_ladder(metrics, {"psnr": args.reported_psnr, "ssim": args.reported_ssim})
+    with atomic_path(args.out_dir / "ladder.png") as tmp:
+        fig.savefig(tmp, dpi=args.dpi, format="png", metadata={"Software": None})
+    log.info(
+        "wrote ladder.parquet, ladder.md, ladder.png (%d rows) to %s", len(table), args.out_dir
+    )
+    return 0

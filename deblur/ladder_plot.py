@@ -1,0 +1,98 @@
+"""The ladder figure: SinGAN's k = 1 score against training length, one line per pyramid size.
+
+Rows PSNR and SSIM, columns model and full resolution. Lines are means over pairs, the small
+points each pair; the dashed line of a size's colour is the blurry input scored at that size's
+model resolution (at full resolution all sizes share it), the red dotted line the paper's value.
+Datasets are told apart by marker (real GoPro pairs: circles, synthetic pairs: squares).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from deblur.ladder import SINGAN_PATTERN, per_pair
+from deblur.plots import METRIC_LABELS, REFERENCE_COLOR
+
+MARKERS = {"gopro": "o", "synthetic": "s"}
+POINT_JITTER = 0.04  # per-pair points spread this much around their niter, in log10 units
+JITTER_SEED = 0
+RESOLUTIONS = ("model", "full")
+
+
+def plot_ladder(metrics: pd.DataFrame, reported: dict[str, float], steps: int = 1):
+    """The figure (a matplotlib Figure) for the ladder rows of ``metrics`` at k = ``steps``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    rows = per_pair(metrics)
+    singan = rows[(rows["role"] == "singan") & (rows["deblur_steps"] == steps)]
+    blurry = rows[rows["role"] == "blurry input"]
+    if singan.empty:
+        raise ValueError(f"no ladder rows with k = {steps} (methods matching {SINGAN_PATTERN})")
+    sizes = sorted(singan["size"].unique())
+    colors = dict(zip(sizes, sns.color_palette("viridis", len(sizes)), strict=True))
+    rng = np.random.default_rng(JITTER_SEED)
+    niters = sorted(singan["niter"].unique())
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex=True, squeeze=False)
+    for col, resolution in enumerate(RESOLUTIONS):
+        for row, metric in enumerate(("psnr", "ssim")):
+            ax = axes[row][col]
+            for (dataset, size), group in singan[singan["resolution"] == resolution].groupby(
+                ["dataset", "size"], sort=True
+            ):
+                color, marker = colors[size], MARKERS.get(dataset, "^")
+                means = group.groupby("niter")[metric].mean()
+                x = group["niter"].to_numpy(float) * 10 ** rng.uniform(
+                    -POINT_JITTER, POINT_JITTER, len(group)
+                )
+                ax.scatter(x, group[metric], s=14, color=color, marker=marker, alpha=0.45)
+                ax.plot(
+                    means.index,
+                    means.to_numpy(),
+                    marker=marker,
+                    color=color,
+                    label=f"SinGAN {size} px ({dataset})",
+                )
+                base = blurry[
+                    (blurry["resolution"] == resolution)
+                    & (blurry["size"] == size)
+                    & (blurry["dataset"] == dataset)
+                ]
+                if len(base):
+                    ax.axhline(
+                        base[metric].mean(),
+                        color=color,
+                        linestyle="--",
+                        linewidth=1,
+                        label=f"blurry input {size} px ({dataset})",
+                    )
+            ax.axhline(
+                reported[metric],
+                color=REFERENCE_COLOR,
+                linestyle=":",
+                linewidth=1.5,
+                label="paper (reported)",
+            )
+            ax.set_xscale("log")
+            ax.set_xticks(niters)
+            ax.set_xticklabels([str(n) for n in niters])
+            ax.minorticks_off()
+            ax.set_ylabel(METRIC_LABELS[metric])
+            ax.set_title(f"{METRIC_LABELS[metric]}, {resolution} resolution")
+            if row == 1:
+                ax.set_xlabel("training iterations per scale (niter)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    fig.legend(
+        unique.values(), unique.keys(), loc="lower center", ncol=3, frameon=False, fontsize=9
+    )
+    n_pairs = singan.groupby("dataset")["pair_id"].nunique()
+    pairs_text = ", ".join(f"{n} {d} pairs" for d, n in n_pairs.items())
+    fig.suptitle(f"SinGAN G_0 (k = {steps}) toward the paper's settings ({pairs_text})")
+    fig.tight_layout(rect=(0, 0.1 + 0.02 * (len(unique) // 3), 1, 0.97))
+    return fig

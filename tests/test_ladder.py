@@ -1,0 +1,205 @@
+"""The pyramid-size ladder: method generation, per-cell table, command, and the workflow's
+per-method SinGAN settings (own model key per cell)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from deblur.ladder import baseline_name, ladder_methods, ladder_table, singan_name
+from deblur.tables import metrics_frame, write_parquet
+
+BASELINES = [{"name": "identity", "kind": "identity"}]
+
+
+def test_ladder_methods_per_cell_and_size():
+    methods = ladder_methods([[64, 200], [128, 200], [64, 500]], [1, 2], BASELINES)
+    names = [m["name"] for m in methods]
+    assert names[:2] == ["identity_s64", "identity_s128"]  # one baseline per size
+    assert singan_name(64, 500, 2) in names and len(names) == 2 + 3 * 2
+    cell = next(m for m in methods if m["name"] == "singan_s128_n200_k2")
+    assert cell["singan"] == {"max_size": 128, "niter": 200}
+    assert (cell["reference"], cell["mode"], cell["steps"], cell["noise"]) == (
+        "same",
+        "g0",
+        2,
+        True,
+    )
+    assert next(m for m in methods if m["name"] == "identity_s128")["singan"] == {"max_size": 128}
+
+
+@pytest.mark.parametrize("cells", [[[64, 200], [64, 200]], [[64]]])
+def test_ladder_methods_refuses_bad_cells(cells):
+    with pytest.raises(ValueError, match="ladder.cells"):
+        ladder_methods(cells, [1], BASELINES)
+
+
+def _rows():
+    rows = []
+    for pair, blurry in (("a", 30.0), ("b", 20.0)):
+        for size in (64, 128):
+            common = dict(
+                pair_id=pair, sequence=pair, frame="1", resolution="model", dataset="gopro"
+            )
+            rows.append(
+                common
+                | dict(
+                    method=baseline_name("identity", size), kind="identity", psnr=blurry, ssim=0.9
+                )
+            )
+            for niter, gain in ((200, -2.0), (500, -1.0)):
+                rows.append(
+                    common
+                    | dict(
+                        method=singan_name(size, niter, 1),
+                        kind="singan",
+                        psnr=blurry + gain,
+                        ssim=0.8,
+                        deblur_steps=1,
+                        max_size=size,
+                        min_size=25,
+                        niter=niter,
+                        num_scales=3 if size == 64 else 5,
+                        precision="fp32",
+                        config_hash=f"h{size}{niter}",
+                        reference_id=pair,
+                        train_seconds=10.0 * niter / 200,
+                    )
+                )
+    return metrics_frame(rows)
+
+
+def test_ladder_table_pairs_each_cell_with_the_blurry_input_at_its_size():
+    table = ladder_table(_rows())
+    assert len(table) == 4  # 2 sizes x 2 lengths, k = 1, one resolution
+    cell = table[(table["max_size"] == 128) & (table["niter"] == 500)].iloc[0]
+    assert cell["psnr"] == pytest.approx(24.0) and cell["blurry_psnr"] == pytest.approx(25.0)
+    assert cell["delta_psnr"] == pytest.approx(-1.0) and cell["paired_pairs"] == 2
+    assert cell["num_scales"] == 5 and cell["train_seconds_mean"] == pytest.approx(25.0)
+
+
+def test_ladder_command_writes_table_markdown_and_figure(tmp_path):
+    src = tmp_path / "metrics.parquet"
+    write_parquet(_rows(), src)
+    out = tmp_path / "measured"
+    cmd = [sys.executable, "-m", "deblur", "ladder", "--metrics", str(src), "--out-dir", str(out)]
+    done = subprocess.run(cmd + ["--commit", "abc1234"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    table = pd.read_parquet(out / "ladder.parquet")
+    assert set(table["commit"]) == {"abc1234"} and table["cpu"].str.len().min() > 0
+    md = (out / "ladder.md").read_text()
+    assert "| 128 | 5 | 500 | 1 | 2 | 24.00 | 25.00 | -1.00 |" in md
+    assert (out / "ladder.png").stat().st_size > 10_000
+
+
+def test_ladder_command_without_ladder_rows_is_one_line(tmp_path):
+    src = tmp_path / "metrics.parquet"
+    rows = _rows()
+    write_parquet(rows[rows["kind"] == "identity"], src)
+    cmd = [
+        sys.executable,
+        "-m",
+        "deblur",
+        "ladder",
+        "--metrics",
+        str(src),
+        "--out-dir",
+        str(tmp_path),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "no ladder rows" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_gpu_ladder_script_dry_run_on_cpu(tmp_path):
+    """bench/gpu_ladder.sh end to end on CPU with tiny settings: the pipeline trains the cells'
+    own pyramids and the script writes the ladder table format."""
+    import os
+
+    from workflow_helpers import REPO, make_workdir
+
+    (tmp_path / "work").mkdir()
+    work = make_workdir(tmp_path / "work", "tiny.yaml")
+    env = dict(
+        os.environ,
+        CELLS="[[32, 3], [40, 3]]",
+        STEPS="[1, 2]",
+        DEVICE="cpu",
+        THREADS="1",
+        WORKDIR=str(work),
+        CONFIGFILES=str(work / "tiny.yaml"),
+        PYTHON=sys.executable,
+    )
+    out = tmp_path / "measured"
+    done = subprocess.run(
+        ["bash", str(REPO / "bench" / "gpu_ladder.sh"), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    table = pd.read_parquet(out / "ladder.parquet")
+    assert set(table["max_size"]) == {32, 40} and set(table["steps"]) == {1, 2}
+    assert set(table["niter"]) == {3} and set(table["precision"]) == {"fp32"}
+    assert table["config_hash"].nunique() == 2  # each cell its own pyramids
+    scales = pd.read_parquet(out / "ladder_scales.parquet")
+    assert (scales["s_per_iter"] > 0).all() and set(scales["max_size"]) == {32, 40}
+    assert "peak GPU memory in use n/a" in (out / "ladder.md").read_text()
+
+
+def _dry_run(tmp_path, *config):
+    from workflow_helpers import make_workdir, snakemake
+
+    work = make_workdir(tmp_path, "tiny.yaml")
+    return snakemake(
+        work, "-n", "-p", "--cores", "1", "--configfile", "tiny.yaml", "--config", *config,
+        check=False,
+    )  # fmt: skip
+
+
+def test_methods_with_own_singan_settings_train_their_own_pyramids(tmp_path):
+    methods = (
+        "methods=[{name: identity, kind: identity},"
+        " {name: small, kind: singan}, {name: big, kind: singan, singan: {niter: 7}},"
+        " {name: big_k2, kind: singan, steps: 2, singan: {niter: 7}}]"
+    )
+    proc = _dry_run(tmp_path, methods, "paper={method: small}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trains = [line for line in proc.stdout.splitlines() if "python -m deblur train" in line]
+    assert len(trains) == 2 * 3  # two settings x three pairs; big and big_k2 share pyramids
+    keys = {line.split("results/models/")[1].split("/")[0] for line in trains}
+    assert len(keys) == 2
+    assert sum("--set niter=7" in line for line in trains) == 3
+
+
+def test_ladder_config_expands_cells_into_methods(tmp_path):
+    proc = _dry_run(
+        tmp_path,
+        "ladder={cells: [[32, 3], [40, 4]], steps: [1, 3], baselines: [{name: identity, kind: identity}]}",
+        "paper={method: singan_s32_n3_k1}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in ("singan_s40_n4_k3", "identity_s32", "identity_s40"):
+        assert f"results/metrics/{name}/" in proc.stdout
+    assert "--max-size 32" in proc.stdout and "--max-size 40" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "methods, expected",
+    [
+        (
+            "methods=[{name: identity, kind: identity}, {name: bad, kind: singan, singan: {max_size: 12}}]",
+            "methods: 'bad' singan:",
+        ),
+        (
+            "methods=[{name: identity, kind: identity}, {name: bad, kind: singan, singan: {bogus: 1}}]",
+            "bogus",
+        ),
+    ],
+)
+def test_impossible_per_method_settings_fail_at_parse_time(tmp_path, methods, expected):
+    proc = _dry_run(tmp_path, methods, "paper={method: bad}")
+    assert proc.returncode != 0 and expected in proc.stdout + proc.stderr
