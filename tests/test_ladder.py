@@ -178,7 +178,8 @@ def test_methods_with_own_singan_settings_train_their_own_pyramids(tmp_path):
 def test_ladder_config_expands_cells_into_methods(tmp_path):
     proc = _dry_run(
         tmp_path,
-        "ladder={cells: [[32, 3], [40, 4]], steps: [1, 3], baselines: [{name: identity, kind: identity}]}",
+        "ladder={cells: [[32, 3], [40, 4]], steps: [1, 3],"
+        " baselines: [{name: identity, kind: identity}]}",
         "paper={method: singan_s32_n3_k1}",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -191,11 +192,13 @@ def test_ladder_config_expands_cells_into_methods(tmp_path):
     "methods, expected",
     [
         (
-            "methods=[{name: identity, kind: identity}, {name: bad, kind: singan, singan: {max_size: 12}}]",
+            "methods=[{name: identity, kind: identity},"
+            " {name: bad, kind: singan, singan: {max_size: 12}}]",
             "methods: 'bad' singan:",
         ),
         (
-            "methods=[{name: identity, kind: identity}, {name: bad, kind: singan, singan: {bogus: 1}}]",
+            "methods=[{name: identity, kind: identity},"
+            " {name: bad, kind: singan, singan: {bogus: 1}}]",
             "bogus",
         ),
     ],

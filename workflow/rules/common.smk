@@ -53,7 +53,9 @@ if config["ladder"]["cells"]:
         )
     except ValueError as exc:
         raise WorkflowError(f"configuration error: {exc}")
-    config["ladder"]["cells"] = []  # expanded: a second parse of this config adds nothing
+    config["ladder"][
+        "cells"
+    ] = []  # expanded: a second parse of this config adds nothing
     validate(config, str(SCHEMA))  # the generated methods get their defaults
 
 # Rules call `python -m deblur ...`. Put the interpreter running Snakemake first on PATH so that
@@ -202,7 +204,8 @@ if config["paper"]["method"] in SKIPPED:
 
 def _num_scales(reference_id, singan):
     """Scales of the pyramid trained with ``singan`` on ``reference_id``'s sharp frame, and that
-    frame's size (from the planned synthetic size or the image header; nothing is trained)."""
+    frame's size (from the planned synthetic size or the image header; nothing is trained).
+    """
     if DATASET["kind"] == "synthetic":
         width, height = synthetic.parse_size(DATASET["synthetic"]["size"])
     else:
