@@ -20,7 +20,7 @@ import torch
 from train_speed import state_copy
 
 from deblur.data.imageio import read_rgb
-from deblur.singan import fast
+from deblur.singan import fast, losses
 from deblur.singan.config import SinGANConfig
 from deblur.singan.device import flush_denormals, set_threads
 from deblur.singan.models import Discriminator, Generator
@@ -47,9 +47,9 @@ class _Unfrozen(Discriminator):
 
 
 def _autograd_critic_loss(D, real, fake, alpha, weight):
-    x = fast.nhwc(alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    x = fast.nhwc(losses.mix(real, fake, alpha)).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
-    return -D(real).mean() + D(fake).mean() + fast.penalty(grad, weight)
+    return losses.critic_scores(D, real, fake) + losses.penalty_from_grad(grad, weight)
 
 
 def scale_state(scale, reals, sizes, config):

@@ -20,7 +20,7 @@ from deblur.data.imageio import read_rgb
 from deblur.errors import DeblurError
 from deblur.resize import capped_size, same_aspect, scaled_size
 from deblur.singan.config import SinGANConfig, load_config
-from deblur.singan.train import model_dir_lock
+from deblur.singan.rundir import model_dir_lock
 
 
 def run_cli(*args):

@@ -234,14 +234,14 @@ def test_non_finite_loss_stops_with_scale_and_iteration(
     image, tmp_path, monkeypatch, reference_step
 ):
     # the optimized step (the default since the training-speed work) computes the penalty in
-    # fast.penalty, the reference step in train.gradient_penalty: poison the one in use
+    # fast.penalty_from_grad, the reference step in train.gradient_penalty: poison the one in use
     def nan(*args):
         return torch.tensor(float("nan"))
 
     if reference_step:
         monkeypatch.setattr(train_module, "gradient_penalty", nan)
     else:
-        monkeypatch.setattr(fast_module, "penalty", nan)
+        monkeypatch.setattr(fast_module, "penalty_from_grad", nan)
     with pytest.raises(DeblurError, match="diverged at scale 0, iteration 0"):
         train(
             image, tmp_path / "nan", {**TINY, "niter": 2}, device="cpu", threads=1,

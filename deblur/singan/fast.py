@@ -38,7 +38,15 @@ from deblur.singan.branches import BranchPair, RunningCopies
 from deblur.singan.config import SinGANConfig
 from deblur.singan.device import autocast
 from deblur.singan.generate import draw_noise
+from deblur.singan.losses import (
+    adversarial_loss,
+    critic_scores,
+    mix,
+    penalty_from_grad,
+    reconstruction_loss,
+)
 from deblur.singan.models import Discriminator, Generator
+from deblur.singan.scale_inputs import ScaleInputs
 
 CHANNELS_LAST = torch.channels_last
 # widest scale whose steps run as two concurrent halves by default (README "Training speed")
@@ -151,11 +159,6 @@ def critic_input_grad(D: Discriminator, layers) -> torch.Tensor:
     return grad
 
 
-def penalty(grad: torch.Tensor, weight: float) -> torch.Tensor:
-    """WGAN-GP term from the critic's input gradient: per-pixel norm over channels."""
-    return weight * ((grad.norm(2, dim=1) - 1) ** 2).mean()
-
-
 @contextlib.contextmanager
 def counted_twice(G: Generator) -> Iterator[None]:
     """Inside the block, each BatchNorm call updates the running statistics as two identical
@@ -172,7 +175,7 @@ def counted_twice(G: Generator) -> Iterator[None]:
             bn.num_batches_tracked.add_(1)
 
 
-def draw_randoms(inputs, d_steps: int, device) -> tuple[list, list[torch.Tensor]]:
+def draw_randoms(inputs: ScaleInputs, d_steps: int, device) -> tuple[list, list[torch.Tensor]]:
     """(sources of the critic steps' previous images, GP mixing weights), drawn from the RNG in
     the reference's order (per critic step: the coarser scales' noise, then the weight). A
     source is the coarser chain's noise, or the image itself when there is no chain."""
@@ -186,7 +189,7 @@ def draw_randoms(inputs, d_steps: int, device) -> tuple[list, list[torch.Tensor]
     return sources, alphas
 
 
-def make_prevs(inputs, sources: list) -> list[torch.Tensor]:
+def make_prevs(inputs: ScaleInputs, sources: list) -> list[torch.Tensor]:
     """The previous images of :func:`draw_randoms`' sources, the chain run as one batch."""
     if inputs.coarser is not None and sources:
         sources = inputs.coarser.run(sources).split(1)
@@ -196,13 +199,8 @@ def make_prevs(inputs, sources: list) -> list[torch.Tensor]:
 def critic_penalty(D: Discriminator, real, fake, alpha, weight: float, running=None):
     """The WGAN-GP term on the ``alpha`` mix of ``real`` and ``fake`` (``running``: see
     :func:`critic_activations`)."""
-    mix = nhwc(alpha * real + (1 - alpha) * fake)
-    return penalty(critic_input_grad(D, critic_activations(D, mix, running)), weight)
-
-
-def critic_scores(D: Discriminator, real, fake) -> torch.Tensor:
-    """``-mean D(real) + mean D(fake)``, real first (the reference's running-statistics order)."""
-    return -D(real).mean() + D(fake).mean()
+    mixed = nhwc(mix(real, fake, alpha))
+    return penalty_from_grad(critic_input_grad(D, critic_activations(D, mixed, running)), weight)
 
 
 def critic_loss(
@@ -211,11 +209,6 @@ def critic_loss(
     """WGAN-GP critic loss ``-mean D(real) + mean D(fake) + GP`` (GP on ``alpha`` mixing)."""
     gp = critic_penalty(D, real, fake, alpha, weight)
     return critic_scores(D, real, fake) + gp
-
-
-def reconstruction_loss(G: Generator, rec_input, prev_rec, real, alpha: float) -> torch.Tensor:
-    """``alpha`` * MSE of G's reconstruction of ``real``."""
-    return alpha * F.mse_loss(G(rec_input, prev_rec), real)
 
 
 def generator_loss(
@@ -228,7 +221,7 @@ def generator_loss(
     alpha: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(adversarial loss of ``fake``, ``alpha`` * reconstruction MSE)."""
-    err_g = -D(fake).mean()
+    err_g = adversarial_loss(D, fake)
     if alpha == 0:
         return err_g, torch.zeros((), device=real.device)
     return err_g, reconstruction_loss(G, rec_input, prev_rec, real, alpha)
@@ -291,7 +284,7 @@ class FastStep:
         D: Discriminator,
         opt_g: torch.optim.Optimizer,
         opt_d: torch.optim.Optimizer,
-        inputs,
+        inputs: ScaleInputs,
         config: SinGANConfig,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         pair = self.pair(inputs.real.device, config.channels(inputs.scale))
@@ -437,7 +430,7 @@ def generator_step_in_branches(pair, forward, G, D, fake, fake_inputs, rec_input
         if made is None:
             momenta = [bn.momentum for bn in copies.bns]
             made = generator_forward(G, *fake_inputs, copies.running, momenta)
-        return -D(made).mean()
+        return adversarial_loss(D, made)
 
     (err_g, grads_adv), (rec_loss, grads_rec) = pair(
         lambda: _loss_and_grads(adversarial, forward, params),
@@ -451,7 +444,7 @@ def generator_step_in_branches(pair, forward, G, D, fake, fake_inputs, rec_input
     return err_g, rec_loss
 
 
-def to_channels_last(G: Generator, D: Discriminator, inputs) -> None:
+def to_channels_last(G: Generator, D: Discriminator, inputs: ScaleInputs) -> None:
     """Put the networks, the scale's fixed tensors and the coarser generators in NHWC."""
     for net in (G, D, *(inputs.coarser.generators if inputs.coarser else ())):
         net.to(memory_format=CHANNELS_LAST)

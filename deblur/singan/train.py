@@ -1,40 +1,33 @@
 """Training a SinGAN pyramid on one image, scale by scale (reference ``SinGAN/training.py``).
 
-Read top to bottom: :func:`train` reads the image, builds the pyramid and trains every scale
-that is not finished yet (so re-running it after a kill resumes); :func:`train_scale` runs
-``niter`` iterations of :func:`train_step`, the one function holding the per-iteration math
-(WGAN-GP critic steps, then generator steps with the reconstruction loss).
+Read top to bottom: :func:`train_step` is one readable iteration (WGAN-GP critic steps, then
+generator steps with the reconstruction loss; the losses themselves are
+:mod:`deblur.singan.losses`, shared with the optimized :class:`~deblur.singan.fast.FastStep`);
+:func:`train_scale` runs ``niter`` iterations of a step; :func:`fit_scale` trains one scale on
+top of the coarser ones; :func:`train` reads the image, builds the pyramid and fits every scale
+that is not finished yet, so re-running it after a kill resumes. The model directory's
+bookkeeping (identity, lock, ``model.json``) is :mod:`deblur.singan.rundir`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import fcntl
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
-import deblur
-from deblur.atomic import check_output_dir, output_error
+from deblur.atomic import check_output_dir
 from deblur.data.imageio import read_rgb
 from deblur.errors import DeblurError
 from deblur.singan.checkpoint import (
-    MODEL_JSON,
-    TRAIN_LOG,
     ScaleCheckpoint,
     build_generator,
-    file_sha256,
     finished_scales,
-    read_model_json,
-    run_mismatch,
     save_scale,
     write_model_json,
     write_train_log,
@@ -48,55 +41,20 @@ from deblur.singan.device import (
     warn_slow_bf16,
 )
 from deblur.singan.fast import BRANCH_MAX_CHANNELS, FastStep, to_channels_last
-from deblur.singan.generate import CoarseChain, draw_noise, draw_prev
+from deblur.singan.generate import draw_noise
+from deblur.singan.losses import (
+    adversarial_loss,
+    critic_scores,
+    mix,
+    penalty_from_grad,
+    reconstruction_loss,
+)
 from deblur.singan.models import Discriminator, Generator
 from deblur.singan.pyramid import build_pyramid, image_to_tensor, pyramid_sizes
+from deblur.singan.rundir import is_finished, model_info, open_model_dir, run_identity
+from deblur.singan.scale_inputs import ScaleInputs, prepare_scale, scale_seed
 
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass
-class ScaleInputs:
-    """What one scale's iterations use besides its networks and optimizers."""
-
-    scale: int
-    real: torch.Tensor  # (1, 3, h, w) in [-1, 1]
-    prev_rec: torch.Tensor  # upsampled reconstruction from the coarser scales (zeros at 0)
-    z_opt: torch.Tensor  # reconstruction noise: fixed random at scale 0, zeros above
-    noise_amp: float  # 1 at scale 0, else noise_amp * RMSE(real, prev_rec)
-    draw_prev: Callable[[], torch.Tensor]  # a fresh "rand" previous image
-    coarser: CoarseChain | None = None  # the same split in noise and generators (batchable)
-
-
-def scale_seed(seed: int, scale: int) -> int:
-    """RNG seed of one scale: each scale is reproducible on its own, so resuming is exact."""
-    return seed * 1000 + scale
-
-
-def prepare_scale(
-    scale: int,
-    reals: list[torch.Tensor],
-    sizes: list[tuple[int, int]],
-    coarser: list[Generator],
-    noise_amps: list[float],
-    z_opts: list[torch.Tensor],
-    config: SinGANConfig,
-) -> ScaleInputs:
-    """Reconstruction input, noise amplitude and z_opt of ``scale``, from the coarser scales."""
-    real = reals[scale]
-    if scale == 0:
-        zeros = torch.zeros_like(real)
-        z_opt = draw_noise(sizes[0], coarsest=True, device=real.device).contiguous()
-        return ScaleInputs(scale, real, zeros, z_opt, 1.0, draw_prev=lambda: zeros)
-    prev_rec = draw_prev(coarser, noise_amps, sizes, "rec", z_opts)
-    noise_amp = config.noise_amp * torch.sqrt(F.mse_loss(prev_rec, real)).item()
-
-    chain = CoarseChain(list(coarser), list(noise_amps[:scale]), list(sizes))
-
-    def rand_prev() -> torch.Tensor:
-        return chain.run([chain.draw_noise(real.device)])
-
-    return ScaleInputs(scale, real, prev_rec, torch.zeros_like(real), noise_amp, rand_prev, chain)
 
 
 def make_models(
@@ -131,11 +89,11 @@ def make_optimizers(G: Generator, D: Discriminator, config: SinGANConfig, fused:
 def gradient_penalty(
     D: Discriminator, real: torch.Tensor, fake: torch.Tensor, weight: float
 ) -> torch.Tensor:
-    """WGAN-GP with one mixing weight per image and the gradient norm over channels per pixel."""
+    """WGAN-GP with one mixing weight per image, the input gradient by autograd."""
     a = torch.rand(1, 1, 1, 1, device=real.device)
-    x = (a * real + (1 - a) * fake).requires_grad_(True)
+    x = mix(real, fake, a).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
-    return weight * ((grad.norm(2, dim=1) - 1) ** 2).mean()
+    return penalty_from_grad(grad, weight)
 
 
 def train_step(
@@ -163,17 +121,17 @@ def train_step(
             fake = G(noise, prev)
         opt_d.zero_grad(set_to_none=True)
         gp = gradient_penalty(D, real, fake, config.lambda_grad)
-        err_d = -D(real).mean() + D(fake).mean() + gp
+        err_d = critic_scores(D, real, fake) + gp
         err_d.backward()
         opt_d.step()
 
     rec_input = inputs.noise_amp * inputs.z_opt
     for _ in range(config.g_steps):
         opt_g.zero_grad(set_to_none=True)
-        err_g = -D(G(noise, prev)).mean()
+        err_g = adversarial_loss(D, G(noise, prev))
         rec_loss = torch.zeros((), device=real.device)
         if config.alpha > 0:
-            rec_loss = config.alpha * F.mse_loss(G(rec_input, inputs.prev_rec), real)
+            rec_loss = reconstruction_loss(G, rec_input, inputs.prev_rec, real, config.alpha)
         (err_g + rec_loss).backward()
         opt_g.step()
 
@@ -252,6 +210,61 @@ class _Divergence:
             )
 
 
+def make_step(
+    reference_step: bool, precision: str, compile: bool, branch_max_channels: int
+) -> Callable:
+    """The iteration to train with: :func:`train_step`, or the optimized
+    :class:`~deblur.singan.fast.FastStep` (the default; it also carries the precision)."""
+    check_precision(precision)
+    if reference_step and precision != "fp32":
+        raise DeblurError("the reference step runs in fp32 only; drop --reference-step for bf16")
+    if branch_max_channels < 0:
+        raise DeblurError(f"--branch-max-channels must be >= 0, got {branch_max_channels}")
+    return train_step if reference_step else FastStep(compile, precision, branch_max_channels)
+
+
+def fit_scale(
+    scale: int,
+    reals: list[torch.Tensor],
+    sizes: list[tuple[int, int]],
+    done: list[ScaleCheckpoint],
+    generators: list[Generator],
+    config: SinGANConfig,
+    step: Callable,
+    run: dict,
+    progress: bool,
+) -> ScaleCheckpoint:
+    """Train scale ``scale`` on top of the finished coarser ones (``done``, their frozen
+    ``generators``); returns its checkpoint. The caller seeds the RNG first."""
+    device = reals[scale].device
+    G, D = make_models(config, scale, device, done[-1] if done else None)
+    inputs = prepare_scale(
+        scale, reals, sizes, generators,
+        [c.noise_amp for c in done], [c.z_opt for c in done], config,
+    )  # fmt: skip
+    if step is not train_step:
+        to_channels_last(G, D, inputs)
+    h, w = sizes[scale]
+    desc = f"scale {scale}/{len(sizes) - 1} {h}x{w}"
+    stats = train_scale(G, D, inputs, config, progress=progress, desc=desc, step=step)
+    log.info(
+        "%s: ch %d, noise_amp %.4g, errD %.4g, errG %.4g, rec %.4g, %.1f s",
+        desc, config.channels(scale), inputs.noise_amp, stats["err_d"], stats["err_g"],
+        stats["rec_loss"], stats["seconds"],
+    )  # fmt: skip
+    return ScaleCheckpoint(
+        scale=scale,
+        size=[h, w],
+        channels=config.channels(scale),
+        noise_amp=inputs.noise_amp,
+        z_opt=inputs.z_opt.detach().clone().contiguous(),
+        generator=_detached(G.state_dict()),
+        critic=_detached(D.state_dict()),
+        stats=stats,
+        run=run,
+    )
+
+
 def train(
     image_path: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -313,9 +326,7 @@ def train(
     """
     config = load_config(config)
     device = resolve_device(device)
-    check_precision(precision)
-    if reference_step and precision != "fp32":
-        raise DeblurError("the reference step runs in fp32 only; drop --reference-step for bf16")
+    step = make_step(reference_step, precision, compile, branch_max_channels)
     warn_slow_bf16(device, precision)
     set_threads(threads)
     image_path, out_dir = Path(image_path), Path(out_dir)
@@ -323,37 +334,11 @@ def train(
     image = read_rgb(image_path)
     height, width = image.shape[:2]
     sizes, factor = pyramid_sizes(height, width, config, name=str(image_path))
-    run = dict(
-        config=config.to_dict(),
-        config_hash=config.config_hash(),
-        seed=seed,
-        image_sha256=file_sha256(image_path),
-        precision=precision,
-    )
-    if branch_max_channels < 0:
-        raise DeblurError(f"--branch-max-channels must be >= 0, got {branch_max_channels}")
-    step = train_step
-    if not reference_step:
-        step = FastStep(compile, precision, branch_max_channels)
+    run = run_identity(config, seed, image_path, precision)
 
-    if out_dir.exists() and not out_dir.is_dir():
-        raise DeblurError(f"--out {out_dir} is a file; give a directory for the model")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise output_error(out_dir, exc) from None
     # held until training ends; a second trainer on this directory is refused
-    with model_dir_lock(out_dir):
-        for pattern in (".scale_*.tmp.*", f".{TRAIN_LOG}.tmp.*", f".{MODEL_JSON}.tmp.*"):
-            for stale in out_dir.glob(pattern):  # half-written by a killed run
-                stale.unlink()
-        if (out_dir / MODEL_JSON).is_file():
-            problem = run_mismatch(read_model_json(out_dir), run)
-            if problem:
-                raise DeblurError(
-                    f"{out_dir} already holds a finished model trained with {problem}; delete it "
-                    f"or train into another --out directory"
-                )
+    with open_model_dir(out_dir):
+        if is_finished(out_dir, run):
             log.info("%s is already trained with this config; nothing to do", out_dir)
             return out_dir
         done = finished_scales(out_dir, run, device)
@@ -372,99 +357,23 @@ def train(
         with flush_denormals(device):
             for scale in range(len(done), len(sizes)):
                 torch.manual_seed(scale_seed(seed, scale))
-                G, D = make_models(config, scale, device, done[-1] if done else None)
-                inputs = prepare_scale(
-                    scale, reals, sizes, generators,
-                    [c.noise_amp for c in done], [c.z_opt for c in done], config,
-                )  # fmt: skip
-                if not reference_step:
-                    to_channels_last(G, D, inputs)
-                h, w = sizes[scale]
-                desc = f"scale {scale}/{len(sizes) - 1} {h}x{w}"
-                stats = train_scale(G, D, inputs, config, progress=progress, desc=desc, step=step)
-                ckpt = ScaleCheckpoint(
-                    scale=scale,
-                    size=[h, w],
-                    channels=config.channels(scale),
-                    noise_amp=inputs.noise_amp,
-                    z_opt=inputs.z_opt.detach().clone().contiguous(),
-                    generator=_detached(G.state_dict()),
-                    critic=_detached(D.state_dict()),
-                    stats=stats,
-                    run=run,
-                )
+                ckpt = fit_scale(scale, reals, sizes, done, generators, config, step, run, progress)
                 save_scale(out_dir, ckpt)
                 done.append(ckpt)
                 write_train_log(out_dir, done)
                 generators.append(frozen(ckpt))
-                log.info(
-                    "%s: ch %d, noise_amp %.4g, errD %.4g, errG %.4g, rec %.4g, %.1f s",
-                    desc, ckpt.channels, ckpt.noise_amp, stats["err_d"], stats["err_g"],
-                    stats["rec_loss"], stats["seconds"],
-                )  # fmt: skip
 
+        settings = dict(
+            step="reference" if reference_step else "fast",
+            compile=compile,
+            branch_max_channels=branch_max_channels,
+        )
         write_model_json(
             out_dir,
-            dict(
-                config=run["config"],
-                config_hash=run["config_hash"],
-                seed=seed,
-                precision=precision,
-                step="reference" if reference_step else "fast",
-                compile=compile,
-                branch_max_channels=branch_max_channels,
-                device=str(device),
-                threads=torch.get_num_threads(),
-                flush_denormals=device.type == "cpu",
-                torch_version=torch.__version__,
-                package_version=deblur.__version__,
-                train_seconds=sum(c.stats["seconds"] for c in done),
-                image=str(image_path),
-                image_sha256=run["image_sha256"],
-                image_size=[height, width],
-                sizes=[list(s) for s in sizes],
-                scale_factor=factor,
-                noise_amp=[c.noise_amp for c in done],
-                channels=[c.channels for c in done],
-                num_scales=len(sizes),
-            ),
+            model_info(run, settings, device, image_path, (height, width), sizes, factor, done),
         )
         log.info("%s: trained %d scales", out_dir, len(sizes))
         return out_dir
-
-
-LOCK_FILE = ".lock"
-
-
-@contextlib.contextmanager
-def model_dir_lock(out_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``out_dir/.lock`` for the block, so one trainer writes a model.
-
-    ``flock`` locks die with their process, so a lock file left by a killed run never blocks
-    (the file itself stays; it is empty and harmless).
-
-    Raises
-    ------
-    DeblurError
-        If another process (or another open of the file) holds the lock, or the lock file
-        cannot be created.
-    """
-    path = out_dir / LOCK_FILE
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as exc:
-        raise output_error(path, exc) from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DeblurError(
-                f"{out_dir} is being written by another trainer (it holds {path}); wait for it "
-                "to finish, or stop it, or train into another --out directory"
-            ) from None
-        yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def _detached(state: dict) -> dict:

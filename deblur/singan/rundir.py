@@ -1,0 +1,148 @@
+"""A model directory's bookkeeping: the run's identity, the writer's lock, stale temporary
+files, whether a finished model is already there, and what ``model.json`` records.
+
+Training (:func:`deblur.singan.train.train`) uses these around its scale loop; the files
+themselves (``scale_NN.pt``, ``train_log.tsv``, ``model.json``) are read and written by
+:mod:`deblur.singan.checkpoint`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import torch
+
+import deblur
+from deblur.atomic import output_error
+from deblur.errors import DeblurError
+from deblur.singan.checkpoint import (
+    MODEL_JSON,
+    TRAIN_LOG,
+    ScaleCheckpoint,
+    file_sha256,
+    read_model_json,
+    run_mismatch,
+)
+from deblur.singan.config import SinGANConfig
+
+LOCK_FILE = ".lock"
+# temporary names of the atomic writers: left behind only by a killed run
+STALE_PATTERNS = (".scale_*.tmp.*", f".{TRAIN_LOG}.tmp.*", f".{MODEL_JSON}.tmp.*")
+
+
+def run_identity(
+    config: SinGANConfig, seed: int, image_path: Path, precision: str
+) -> dict[str, object]:
+    """What makes two runs the same run: a directory is resumed only by an identical one."""
+    return dict(
+        config=config.to_dict(),
+        config_hash=config.config_hash(),
+        seed=seed,
+        image_sha256=file_sha256(image_path),
+        precision=precision,
+    )
+
+
+@contextlib.contextmanager
+def model_dir_lock(out_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``out_dir/.lock`` for the block, so one trainer writes a model.
+
+    ``flock`` locks die with their process, so a lock file left by a killed run never blocks
+    (the file itself stays; it is empty and harmless).
+
+    Raises
+    ------
+    DeblurError
+        If another process (or another open of the file) holds the lock, or the lock file
+        cannot be created.
+    """
+    path = out_dir / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise output_error(path, exc) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DeblurError(
+                f"{out_dir} is being written by another trainer (it holds {path}); wait for it "
+                "to finish, or stop it, or train into another --out directory"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def open_model_dir(out_dir: Path) -> Iterator[Path]:
+    """Create ``out_dir``, hold its lock for the block and remove a killed run's temporaries.
+
+    Raises DeblurError (one line) if ``out_dir`` is a file, cannot be created, or is held by
+    another trainer.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DeblurError(f"--out {out_dir} is a file; give a directory for the model")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(out_dir, exc) from None
+    with model_dir_lock(out_dir):
+        for pattern in STALE_PATTERNS:
+            for stale in out_dir.glob(pattern):
+                stale.unlink()
+        yield out_dir
+
+
+def is_finished(out_dir: Path, run: dict[str, object]) -> bool:
+    """True if ``out_dir`` holds a finished model of this run; raises DeblurError if it holds
+    one of another run (other config, seed, image or precision)."""
+    if not (out_dir / MODEL_JSON).is_file():
+        return False
+    problem = run_mismatch(read_model_json(out_dir), run)
+    if problem:
+        raise DeblurError(
+            f"{out_dir} already holds a finished model trained with {problem}; delete it "
+            f"or train into another --out directory"
+        )
+    return True
+
+
+def model_info(
+    run: dict[str, object],
+    settings: dict[str, object],
+    device: torch.device,
+    image_path: Path,
+    image_size: tuple[int, int],
+    sizes: Sequence[tuple[int, int]],
+    scale_factor: float,
+    done: Sequence[ScaleCheckpoint],
+) -> dict[str, object]:
+    """The ``model.json`` record of a finished pyramid: the run's identity, the trainer's
+    ``settings`` (step, compile, branch_max_channels), the machine, the total training time over
+    every process that trained a scale, the pyramid's sizes and each scale's noise amplitude."""
+    return dict(
+        config=run["config"],
+        config_hash=run["config_hash"],
+        seed=run["seed"],
+        precision=run["precision"],
+        **settings,
+        device=str(device),
+        threads=torch.get_num_threads(),
+        flush_denormals=device.type == "cpu",
+        torch_version=torch.__version__,
+        package_version=deblur.__version__,
+        train_seconds=sum(c.stats["seconds"] for c in done),
+        image=str(image_path),
+        image_sha256=run["image_sha256"],
+        image_size=list(image_size),
+        sizes=[list(s) for s in sizes],
+        scale_factor=scale_factor,
+        noise_amp=[c.noise_amp for c in done],
+        channels=[c.channels for c in done],
+        num_scales=len(sizes),
+    )
