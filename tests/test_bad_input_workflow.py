@@ -11,7 +11,8 @@ import pytest
 from workflow_helpers import make_workdir, snakemake
 
 from deblur.errors import DeblurError
-from deblur.plots import PlotSettings, figure_names, write_all
+from deblur.evaluation.settings import PlotSettings
+from deblur.figures.write import figure_names, write_all
 
 SPACED_ROOT = "data sp/synthetic"  # the dataset root, inside a working directory with a space
 

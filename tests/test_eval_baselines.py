@@ -18,7 +18,7 @@ from deblur.baselines import (
     run_baseline,
     unsharp,
 )
-from deblur.metrics import psnr
+from deblur.evaluation.metrics import psnr
 
 
 def camera_rgb(size=256):

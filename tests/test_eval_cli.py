@@ -14,9 +14,9 @@ from workflow_helpers import PLOTS, assert_pngs
 from deblur.baselines import linear_motion_psf
 from deblur.cli import main
 from deblur.data.imageio import read_rgb, write_png
-from deblur.metrics import METRIC_CONVENTION, psnr, ssim
+from deblur.evaluation.metrics import METRIC_CONVENTION, psnr, ssim
+from deblur.evaluation.tables import METRICS_SCHEMA
 from deblur.resize import capped_size, resize_array
-from deblur.tables import METRICS_SCHEMA
 
 H, W, MAX_SIZE = 72, 128, 48
 
@@ -327,7 +327,7 @@ def test_aggregate_and_plot_cli(pipeline_outputs, capsys):
 
 
 def test_plot_cli_survives_a_single_method_and_missing_images(tmp_path):
-    from deblur.tables import metrics_frame, write_parquet
+    from deblur.evaluation.tables import metrics_frame, write_parquet
 
     rows = [
         dict(

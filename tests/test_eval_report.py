@@ -10,20 +10,11 @@ import pandas as pd
 import pytest
 
 from deblur.errors import DeblurError
-from deblur.report import (
-    COST_DTYPES,
-    ReportSettings,
-    bootstrap_ci,
-    load_metrics,
-    paired_differences,
-    paper_table,
-    read_benchmarks,
-    rounding_interval,
-    summarize,
-    verdict,
-    wilcoxon_p,
-)
-from deblur.tables import metrics_frame, write_parquet
+from deblur.evaluation.cost import COST_DTYPES, read_benchmarks
+from deblur.evaluation.paper_table import paper_table, rounding_interval, verdict
+from deblur.evaluation.settings import ReportSettings
+from deblur.evaluation.statistics import bootstrap_ci, paired_differences, summarize, wilcoxon_p
+from deblur.evaluation.tables import load_metrics, metrics_frame, write_parquet
 
 SETTINGS = ReportSettings(n_boot=2000)
 

@@ -9,8 +9,8 @@ import sys
 import pandas as pd
 import pytest
 
-from deblur.ladder import baseline_name, ladder_methods, ladder_table, singan_name
-from deblur.tables import metrics_frame, write_parquet
+from deblur.evaluation.ladder import baseline_name, ladder_methods, ladder_table, singan_name
+from deblur.evaluation.tables import metrics_frame, write_parquet
 
 BASELINES = [{"name": "identity", "kind": "identity"}]
 

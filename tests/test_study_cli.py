@@ -15,12 +15,12 @@ from workflow_helpers import PLOTS, assert_pngs
 
 from deblur.cli import main
 from deblur.data.imageio import write_png
-from deblur.eval_config import PlotSettings
-from deblur.plots import plot_examples
+from deblur.evaluation.settings import PlotSettings
+from deblur.evaluation.study import StudySettings, ablation_table, by_sequence
+from deblur.evaluation.tables import write_parquet
+from deblur.figures.methods import plot_examples
+from deblur.figures.study import plot_by_sequence, plot_study_paired
 from deblur.resize import capped_size
-from deblur.study import StudySettings, ablation_table, by_sequence
-from deblur.study_plots import plot_by_sequence, plot_study_paired
-from deblur.tables import write_parquet
 
 matplotlib.use("Agg")
 
@@ -201,7 +201,7 @@ def test_study_figures_stay_readable_with_100_pairs_and_30_sequences():
         "GOPR0029"
     )
 
-    from deblur.study import rank_variants
+    from deblur.evaluation.study import rank_variants
 
     ranking = rank_variants(metrics, settings)
     fig = plot_study_paired(ranking, plot_settings)

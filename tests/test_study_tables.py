@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deblur.study import (
+from deblur.evaluation.study import (
     StudySettings,
-    ablation_markdown,
     ablation_table,
     by_sequence,
     contrasts,
@@ -20,7 +19,8 @@ from deblur.study import (
     rank_variants,
     variant_settings,
 )
-from deblur.tables import metrics_frame
+from deblur.evaluation.study_text import ablation_markdown
+from deblur.evaluation.tables import metrics_frame
 
 SETTINGS = StudySettings(n_boot=1000, reproduced_method="singan_same_k1")
 

@@ -8,7 +8,7 @@ import pytest
 from workflow_helpers import SHARED_DATA, make_workdir, snakemake
 
 from deblur.data.imageio import read_rgb
-from deblur.metrics import psnr, ssim
+from deblur.evaluation.metrics import psnr, ssim
 from deblur.resize import capped_size, resize_array
 
 pytestmark = pytest.mark.slow

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from deblur.commands.report_options import add_report_options
-    from deblur.eval_config import ReportSettings
+    from deblur.evaluation.settings import ReportSettings
 
     parser.add_argument(
         "--metrics",
@@ -81,15 +81,11 @@ def run(args: argparse.Namespace) -> int:
     from deblur.atomic import write_text
     from deblur.commands.report_options import report_options
     from deblur.errors import DeblurError
-    from deblur.report import (
-        ReportSettings,
-        load_metrics,
-        paired_differences,
-        paper_table,
-        read_benchmarks,
-        summarize,
-    )
-    from deblur.tables import write_parquet
+    from deblur.evaluation.cost import read_benchmarks
+    from deblur.evaluation.paper_table import paper_table
+    from deblur.evaluation.settings import ReportSettings
+    from deblur.evaluation.statistics import paired_differences, summarize
+    from deblur.evaluation.tables import load_metrics, write_parquet
 
     try:
         settings = ReportSettings(**report_options(args))

@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def read_meta(values: list[str]) -> dict:
     """Merge ``--meta`` values (inline JSON objects or paths to JSON files), later keys win."""
     from deblur.errors import DeblurError
-    from deblur.tables import normalize_meta
+    from deblur.evaluation.tables import normalize_meta
 
     merged: dict = {}
     for value in values:
@@ -90,8 +90,8 @@ def run(args: argparse.Namespace) -> int:
     from deblur.atomic import check_output_file
     from deblur.data.imageio import read_rgb
     from deblur.errors import DeblurError
-    from deblur.metrics import METRIC_CONVENTION, evaluate_images, target_size
-    from deblur.tables import (
+    from deblur.evaluation.metrics import METRIC_CONVENTION, evaluate_images, target_size
+    from deblur.evaluation.tables import (
         MODEL_FILLED,
         load_model_info,
         metrics_frame,

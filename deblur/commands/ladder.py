@@ -73,9 +73,14 @@ def run(args: argparse.Namespace) -> int:
 
     from deblur.atomic import atomic_path, check_output_dir
     from deblur.errors import DeblurError
-    from deblur.ladder import ladder_markdown, ladder_table, scale_times, scale_times_markdown
-    from deblur.ladder_plot import plot_ladder
-    from deblur.tables import read_parquet, write_parquet
+    from deblur.evaluation.ladder import (
+        ladder_markdown,
+        ladder_table,
+        scale_times,
+        scale_times_markdown,
+    )
+    from deblur.evaluation.tables import read_parquet, write_parquet
+    from deblur.figures.ladder import plot_ladder
 
     check_output_dir(args.out_dir)
     frames = []

@@ -29,7 +29,7 @@ HELP = "seaborn figures from the aggregated tables"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from deblur.commands.report_options import add_highlight_options
-    from deblur.eval_config import RESOLUTIONS, PlotSettings
+    from deblur.evaluation.settings import RESOLUTIONS, PlotSettings
 
     d = PlotSettings()
     parser.add_argument(
@@ -88,7 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from deblur.commands.report_options import highlight_options
     from deblur.errors import DeblurError
-    from deblur.plots import PlotSettings, write_all
+    from deblur.evaluation.settings import PlotSettings
+    from deblur.figures.write import write_all
 
     if args.n_examples < 1:
         raise DeblurError(f"--n-examples must be >= 1, got {args.n_examples}")

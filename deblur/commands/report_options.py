@@ -1,5 +1,5 @@
 """Options shared by the reporting commands: the settings of the paper table and its
-statistics (:class:`deblur.eval_config.ReportSettings`; ``aggregate`` and ``study``) and the
+statistics (:class:`deblur.evaluation.settings.ReportSettings`; ``aggregate`` and ``study``) and the
 highlighted methods (``study`` and ``plot``)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def add_report_options(
     """Add --reported-psnr/-ssim, --reproduced-method, --baseline-method, --resolution,
     --n-boot and --seed with ``defaults``' values (a ReportSettings); the three method and
     resolution helps say what each command does with them."""
-    from deblur.eval_config import RESOLUTIONS
+    from deblur.evaluation.settings import RESOLUTIONS
 
     parser.add_argument(
         "--reported-psnr", type=float, default=defaults.reported_psnr, help="the paper's PSNR (dB)"

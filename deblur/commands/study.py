@@ -42,7 +42,7 @@ OUTPUTS = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from deblur.commands.report_options import add_highlight_options, add_report_options
-    from deblur.eval_config import StudySettings
+    from deblur.evaluation.settings import StudySettings
 
     d = StudySettings()
     parser.add_argument(
@@ -88,17 +88,16 @@ def run(args: argparse.Namespace) -> int:
     from deblur.atomic import write_text
     from deblur.commands.report_options import highlight_options, report_options
     from deblur.errors import DeblurError
-    from deblur.report import load_metrics
-    from deblur.study import (
+    from deblur.evaluation.study import (
         StudySettings,
-        ablation_markdown,
         ablation_table,
         by_sequence,
         contrasts,
         highlight_methods,
         rank_variants,
     )
-    from deblur.tables import write_parquet
+    from deblur.evaluation.study_text import ablation_markdown
+    from deblur.evaluation.tables import load_metrics, write_parquet
 
     try:
         settings = StudySettings(

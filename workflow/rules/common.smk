@@ -17,7 +17,7 @@ from deblur import __version__ as DEBLUR_VERSION
 from deblur.baselines import parse_params
 from deblur.data import gopro, synthetic
 from deblur.errors import DeblurError
-from deblur.ladder import ladder_methods
+from deblur.evaluation.ladder import ladder_methods
 from deblur.singan.config import load_config
 from deblur.singan.pyramid import pyramid_sizes
 

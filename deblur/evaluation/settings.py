@@ -1,15 +1,19 @@
-"""Settings of the evaluation side (paper numbers, bootstrap, figures), in one light module.
+"""Settings of the evaluation side (paper numbers, bootstrap, figures) and the names every
+table and figure shares (metrics, their labels and printed digits, resolutions).
 
 Kept free of heavy imports (pandas, torch, matplotlib) so the CLI can build its ``--help`` from
-these defaults quickly; :mod:`deblur.report` and :mod:`deblur.plots` re-export them.
+these defaults quickly.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# metric resolutions, in table order (see deblur.metrics)
+# metric resolutions, in table order (see deblur.evaluation.metrics)
 RESOLUTIONS = ("model", "full")
+METRICS = ("psnr", "ssim")
+METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM"}
+DIGITS = {"psnr": 2, "ssim": 3}  # decimals in every Markdown table
 
 
 @dataclass(frozen=True)
@@ -57,14 +61,14 @@ class ReportSettings:
 
 @dataclass(frozen=True)
 class StudySettings(ReportSettings):
-    """Settings of the ablation study (:mod:`deblur.study`): those of the paper table plus
-    which methods the compact figures and the per-sequence table show.
+    """Settings of the ablation study (:mod:`deblur.evaluation.study`): those of the paper
+    table plus which methods the compact figures and the per-sequence table show.
 
     Attributes
     ----------
     highlight : tuple of str
         Methods shown in the per-sequence table and the compact figures; empty = automatic
-        (:func:`deblur.study.highlight_methods`).
+        (:func:`deblur.evaluation.study.highlight_methods`).
     max_highlight : int
         At most this many automatically chosen methods.
     """
@@ -100,7 +104,8 @@ class PlotSettings:
         Resolution of the PNGs.
     highlight : tuple of str
         Methods of the compact figures (examples, PSNR vs SSIM, per-sequence, paired box plot);
-        empty = automatic, at most ``max_highlight`` (:func:`deblur.study.highlight_methods`).
+        empty = automatic, at most ``max_highlight``
+        (:func:`deblur.evaluation.study.highlight_methods`).
     max_highlight : int
         At most this many automatically chosen methods.
     """

@@ -12,23 +12,23 @@ baseline kind, or a SinGAN deblurring setting (reference frame, G_0 steps k, g0/
 - :func:`contrasts`: one change at a time: each SinGAN variant against the variant that differs
   only by one factor reset to the paper's setting (same reference, g0 with k = 1, noise on).
 - :func:`by_sequence`: per variant x sequence means and differences to the baseline.
-- :func:`ablation_markdown`: the Markdown summary (``ablation.md``).
+
+The Markdown summary (``ablation.md``) is :mod:`deblur.evaluation.study_text`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from deblur.eval_config import RESOLUTIONS, StudySettings
-from deblur.report import (
+from deblur.evaluation.formatting import is_missing
+from deblur.evaluation.settings import METRICS, RESOLUTIONS, StudySettings
+from deblur.evaluation.statistics import (
     DIFF_STATS,
-    METRICS,
-    _typed_frame,
     bootstrap_means,
     metric_differences,
     paired_differences,
@@ -36,13 +36,12 @@ from deblur.report import (
     percentile_ci,
     summarize,
 )
-from deblur.tables import BOOL, FLOAT, INT, STRING
+from deblur.evaluation.tables import BOOL, FLOAT, INT, STRING, typed_frame
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "StudySettings",
-    "ablation_markdown",
     "ablation_table",
     "by_sequence",
     "contrasts",
@@ -85,25 +84,21 @@ FACTOR_TEXT = {
 
 def reference_label(mode: object, offset: object) -> str | None:
     """``same``, ``neighbor 5`` (frames away, either direction), or None for baselines."""
-    if _missing(mode):
+    if is_missing(mode):
         return None
     if mode == "same":
         return "same"
-    return f"neighbor {abs(int(offset))}" if not _missing(offset) else "neighbor"
+    return f"neighbor {abs(int(offset))}" if not is_missing(offset) else "neighbor"
 
 
 def reference_order(label: str | None) -> tuple[int, int, str]:
     """Sort key: same first, then neighbors by distance, baselines (None) last."""
-    if _missing(label):
+    if is_missing(label):
         return (2, 0, "")
     if label == "same":
         return (0, 0, label)
     digits = label.rsplit(" ", 1)[-1]
     return (1, int(digits) if digits.isdigit() else 0, label)
-
-
-def _missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def _single(series: pd.Series, method: str, column: str) -> object:
@@ -118,23 +113,23 @@ def describe(row: Mapping[str, object]) -> str:
     """A variant's settings in words, e.g. ``neighbor 5, g0 k=2, noise off``."""
     if row.get("family") != "singan":
         params = row.get("baseline_params")
-        return f"{row['kind']}" + ("" if _missing(params) or params == "{}" else f" {params}")
+        return f"{row['kind']}" + ("" if is_missing(params) or params == "{}" else f" {params}")
     ref, mode, noise = row.get("reference"), row.get("deblur_mode"), row.get("deblur_noise")
-    parts = ["reference not recorded" if _missing(ref) else str(ref)]
-    if _missing(mode):
+    parts = ["reference not recorded" if is_missing(ref) else str(ref)]
+    if is_missing(mode):
         parts.append("deblur mode not recorded")
     elif mode == "inject":
         scale, n = row.get("inject_scale"), row.get("num_scales")
-        if _missing(scale):
-            at = "default" + ("" if _missing(n) else f" of {n}")
+        if is_missing(scale):
+            at = "default" + ("" if is_missing(n) else f" of {n}")
         elif int(scale) < 0:
-            at = f"{scale}" + (" from the finest" if _missing(n) else f" ({n + scale} of {n})")
+            at = f"{scale}" + (" from the finest" if is_missing(n) else f" ({n + scale} of {n})")
         else:
-            at = f"{scale}" + ("" if _missing(n) else f" of {n}")
+            at = f"{scale}" + ("" if is_missing(n) else f" of {n}")
         parts.append(f"inject at scale {at}")
     else:
         parts.append(f"g0 k={row.get('deblur_steps')}")
-    if not _missing(noise):
+    if not is_missing(noise):
         parts.append("noise on" if bool(noise) else "noise off")
     return ", ".join(parts)
 
@@ -161,15 +156,15 @@ def variant_settings(metrics: pd.DataFrame) -> pd.DataFrame:
     rows.sort(
         key=lambda r: (r["family"] != "baseline", reference_order(r["reference"]), r["method"])
     )
-    return _typed_frame(rows, VARIANT_DTYPES)
+    return typed_frame(rows, VARIANT_DTYPES)
 
 
 def _inference(row) -> tuple[str, int | None] | None:
     """("g0", k) or ("inject", scale); None when the rows do not say (unknown settings)."""
     mode = row["deblur_mode"]
-    if not _missing(mode) and mode == "inject":
-        return ("inject", None if _missing(row["inject_scale"]) else int(row["inject_scale"]))
-    if _missing(mode) or _missing(row["deblur_steps"]):
+    if not is_missing(mode) and mode == "inject":
+        return ("inject", None if is_missing(row["inject_scale"]) else int(row["inject_scale"]))
+    if is_missing(mode) or is_missing(row["deblur_steps"]):
         return None
     return ("g0", int(row["deblur_steps"]))
 
@@ -177,9 +172,9 @@ def _inference(row) -> tuple[str, int | None] | None:
 def _factors(row) -> dict[str, object]:
     """A SinGAN variant's settings as the factors contrasts vary (None: not recorded)."""
     return {
-        "reference": None if _missing(row["reference"]) else row["reference"],
+        "reference": None if is_missing(row["reference"]) else row["reference"],
         "inference": _inference(row),
-        "noise": None if _missing(row["deblur_noise"]) else bool(row["deblur_noise"]),
+        "noise": None if is_missing(row["deblur_noise"]) else bool(row["deblur_noise"]),
     }
 
 
@@ -386,7 +381,7 @@ def contrasts(metrics: pd.DataFrame, settings: StudySettings) -> pd.DataFrame:
                 rows.append(
                     row | paired_contrast(metrics, r["method"], other, resolution, settings)
                 )
-    return _typed_frame(rows, CONTRAST_DTYPES)
+    return typed_frame(rows, CONTRAST_DTYPES)
 
 
 BY_SEQUENCE_DTYPES = {
@@ -430,181 +425,4 @@ def by_sequence(ablation: pd.DataFrame, settings: StudySettings) -> pd.DataFrame
                 low, high = float(lo), float(hi)
             row[f"{m}_vs_baseline_ci_low"], row[f"{m}_vs_baseline_ci_high"] = low, high
         rows.append(row)
-    return _typed_frame(rows, BY_SEQUENCE_DTYPES)
-
-
-# ---------------------------------------------------------------------------------------------
-# Markdown
-
-
-def _num(value: object, digits: int) -> str:
-    if _missing(value) or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    return f"{value:.{digits}f}"
-
-
-def _signed(value: object, digits: int) -> str:
-    return "n/a" if _missing(value) else f"{value:+.{digits}f}"
-
-
-def _p(value: object) -> str:
-    if _missing(value):
-        return "n/a"
-    return f"{value:.2g}" if value >= 1e-4 else "<1e-4"
-
-
-DIGITS = {"psnr": 2, "ssim": 3}
-
-
-def _ci(row, prefix: str, metric: str, signed: bool = False) -> str:
-    fmt = _signed if signed else _num
-    d = DIGITS[metric]
-    mean, low, high = (row[f"{prefix}_{s}"] for s in ("mean", "ci_low", "ci_high"))
-    return f"{fmt(mean, d)} [{fmt(low, d)}, {fmt(high, d)}]"
-
-
-def _ranking_section(ranking: pd.DataFrame, resolution: str, settings: StudySettings) -> list:
-    d = ranking[ranking["resolution"] == resolution]
-    primary = " (primary)" if resolution == settings.resolution else ""
-    lines = [f"## Ranking at resolution `{resolution}`{primary}", ""]
-    if d.empty:
-        return lines + ["No rows at this resolution.", ""]
-    base = settings.baseline_method
-    lines += [
-        f"| PSNR rank | SSIM rank | variant | settings | n | PSNR (dB) [95% CI] "
-        f"| ΔPSNR vs `{base}` [95% CI] | p | SSIM [95% CI] | ΔSSIM vs `{base}` [95% CI] | p |",
-        "|--:|--:|---|---|--:|---|---|--:|---|---|--:|",
-    ]
-    for _, r in d.iterrows():
-        is_base = r["method"] == base
-        dp = "(baseline)" if is_base else _ci(r, "psnr_diff", "psnr", signed=True)
-        ds = "(baseline)" if is_base else _ci(r, "ssim_diff", "ssim", signed=True)
-        pp = "" if is_base else _p(r["psnr_wilcoxon_p"])
-        ps = "" if is_base else _p(r["ssim_wilcoxon_p"])
-        name = (
-            f"**`{r['method']}`**"
-            if r["method"] == settings.reproduced_method
-            else (f"`{r['method']}`")
-        )
-        lines.append(
-            f"| {r['rank_psnr']} | {r['rank_ssim']} | {name} | {r['description']} | {r['n']} "
-            f"| {_ci(r, 'psnr', 'psnr')} | {dp} | {pp} | {_ci(r, 'ssim', 'ssim')} | {ds} | {ps} |"
-        )
-    lines.append(
-        f"| | | paper (reported) | SinGAN G_0, own sharp frame | ~100 | "
-        f"{settings.reported_psnr:g} | | | {settings.reported_ssim:g} | | |"
-    )
-    return lines + [""]
-
-
-def _contrast_section(table: pd.DataFrame, settings: StudySettings) -> list:
-    lines = [
-        "## One change at a time",
-        "",
-        "Each SinGAN variant against the variant that differs only in one factor set back to the "
-        "paper's setting (own sharp frame, g0 with k = 1, noise on): paired difference "
-        "variant − compared (positive: the change helps), paired bootstrap 95% CI, Wilcoxon p.",
-        "",
-    ]
-    d = table[table["resolution"] == settings.resolution]
-    if d.empty:
-        return lines + ["No contrasts: no variant differs from another in exactly one factor.", ""]
-    lines += [
-        f"Resolution `{settings.resolution}`.",
-        "",
-        "| factor | change | variant | compared with | n | ΔPSNR (dB) [95% CI] | p "
-        "| ΔSSIM [95% CI] | p |",
-        "|---|---|---|---|--:|---|--:|---|--:|",
-    ]
-    order = {f: i for i, f in enumerate(PAPER_FACTORS)}
-    d = d.assign(_f=d["factor"].map(order)).sort_values(["_f", "method"], kind="mergesort")
-    for _, r in d.iterrows():
-        lines.append(
-            f"| {FACTOR_TEXT[r['factor']]} | {r['change']} | `{r['method']}` "
-            f"| `{r['compared_with']}` | {r['n_pairs']} "
-            f"| {_ci(r, 'psnr_diff', 'psnr', signed=True)} | {_p(r['psnr_wilcoxon_p'])} "
-            f"| {_ci(r, 'ssim_diff', 'ssim', signed=True)} | {_p(r['ssim_wilcoxon_p'])} |"
-        )
-    return lines + [""]
-
-
-def _sequence_section(seq: pd.DataFrame, highlight: Sequence[str], settings) -> list:
-    base = settings.baseline_method
-    d = seq[(seq["resolution"] == settings.resolution) & seq["method"].isin(highlight)]
-    lines = [
-        "## Per sequence",
-        "",
-        f"Resolution `{settings.resolution}`; sequences from strongest to weakest blur (mean "
-        f"PSNR of `{base}`, the blurry input). Cells: mean ΔPSNR (dB) vs `{base}` over the "
-        "sequence's pairs.",
-        "",
-    ]
-    if d.empty:
-        return lines + ["No rows.", ""]
-    methods = [m for m in highlight if m != base and m in set(d["method"])]
-    strength = (
-        d[d["method"] == base].set_index("sequence")["psnr_mean"]
-        if base in set(d["method"])
-        else d.groupby("sequence")["baseline_psnr_mean"].mean()
-    )
-    sequences = sorted(strength.index, key=lambda s: (strength[s], s))
-    n = d.groupby("sequence")["n_pairs"].max()
-    lines += [
-        "| sequence | n | " + f"`{base}` PSNR | " + " | ".join(f"`{m}`" for m in methods) + " |",
-        "|---|--:|--:|" + "--:|" * len(methods),
-    ]
-    cell = d.set_index(["method", "sequence"])["psnr_vs_baseline_mean"]
-    for s in sequences:
-        vals = [_signed(cell.get((m, s)), 2) for m in methods]
-        lines.append(f"| {s} | {n[s]} | {_num(strength[s], 2)} | " + " | ".join(vals) + " |")
-    return lines + [""]
-
-
-def ablation_markdown(
-    ranking: pd.DataFrame,
-    contrast_table: pd.DataFrame,
-    sequence_table: pd.DataFrame,
-    metrics: pd.DataFrame,
-    settings: StudySettings,
-    skipped: Mapping[str, str] | None = None,
-    highlight: Sequence[str] = (),
-) -> str:
-    """``ablation.md``: what was run on how many pairs, rankings per resolution, one-factor
-    contrasts, the per-sequence breakdown and the variants the dataset could not supply."""
-    pairs = metrics["pair_id"].nunique()
-    sequences = metrics["sequence"].nunique()
-    datasets = ", ".join(sorted(set(metrics["dataset"].dropna()))) if "dataset" in metrics else ""
-    hashes = sorted(set(metrics["config_hash"].dropna()))
-    scales = sorted(set(metrics["num_scales"].dropna()))
-    lines = [
-        "# Ablation study: baselines and SinGAN deblurring variants",
-        "",
-        f"{ranking['method'].nunique()} variants on the same {pairs} pairs from {sequences} "
-        f"sequences" + (f" (dataset: {datasets})" if datasets else "") + ". "
-        f"SinGAN config hash {', '.join(hashes) or 'n/a'}"
-        + (f", {', '.join(map(str, scales))} scales" if scales else "")
-        + "; every variant with the same reference image uses the same trained pyramid.",
-        "",
-        f"Statistics over pairs: means with {settings.confidence:.0%} percentile bootstrap CIs "
-        f"({settings.n_boot} resamples, seed {settings.seed}); Δ = variant − "
-        f"`{settings.baseline_method}` (the blurry input) on the same pair, with a paired "
-        "bootstrap CI (pairs resampled, both methods together) and a two-sided Wilcoxon "
-        "signed-rank p (scipy, zero differences dropped). p-values are per comparison, not "
-        f"corrected for the number of variants; with n = {pairs} pairs no two-sided Wilcoxon p "
-        f"can be below {2 / 2**pairs:.2g}, so read the CIs too.",
-        "",
-        f"Paper's setting: **`{settings.reproduced_method}`** (bold below). Reported: PSNR "
-        f"{settings.reported_psnr:g} dB, SSIM {settings.reported_ssim:g}.",
-        "",
-    ]
-    for resolution in [settings.resolution] + [r for r in RESOLUTIONS if r != settings.resolution]:
-        if (ranking["resolution"] == resolution).any():
-            lines += _ranking_section(ranking, resolution, settings)
-    lines += _contrast_section(contrast_table, settings)
-    lines += _sequence_section(sequence_table, highlight, settings)
-    lines += ["## Variants not run", ""]
-    if skipped:
-        lines += [f"- `{name}`: {why}" for name, why in sorted(skipped.items())]
-    else:
-        lines.append("None: every configured variant ran on every pair.")
-    return "\n".join(lines).rstrip() + "\n"
+    return typed_frame(rows, BY_SEQUENCE_DTYPES)

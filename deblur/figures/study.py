@@ -1,4 +1,4 @@
-"""Figures of the ablation study, drawn from the tables of :mod:`deblur.study`.
+"""Figures of the ablation study, drawn from the tables of :mod:`deblur.evaluation.study`.
 
 - ``study_steps.png``: mean PSNR / SSIM (95% CI) against the G_0 steps k, one line per
   reference (same frame, neighbors), the blurry input and the paper's value as lines.
@@ -7,7 +7,7 @@
 - ``study_by_sequence.png``: per sequence (strongest blur on top) the blurry input's PSNR and the
   highlighted methods' differences to it; one row per sequence, so 30 sequences stay readable.
 
-Every function returns a matplotlib figure; :func:`deblur.plots.write_all` saves them.
+Every function returns a matplotlib figure; :func:`deblur.figures.write.write_all` saves them.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from deblur.eval_config import RESOLUTIONS, PlotSettings  # noqa: E402
-from deblur.plots import METRIC_LABELS, REFERENCE_COLOR, _theme  # noqa: E402
-from deblur.study import reference_order  # noqa: E402
+from deblur.evaluation.settings import RESOLUTIONS, PlotSettings  # noqa: E402
+from deblur.evaluation.study import reference_order  # noqa: E402
+from deblur.figures.style import METRIC_LABELS, REFERENCE_COLOR, theme  # noqa: E402
 
 BASELINE_COLOR = "0.45"
 
@@ -69,7 +69,7 @@ def _paper_line(ax, settings: PlotSettings, metric: str, horizontal: bool = True
 
 def plot_steps(ranking: pd.DataFrame, settings: PlotSettings):
     """Mean PSNR / SSIM against k (g0 mode, noise on), one line per reference."""
-    _theme()
+    theme()
     g0 = ranking[
         (ranking["family"] == "singan")
         & (ranking["deblur_mode"] == "g0")
@@ -134,7 +134,7 @@ def plot_steps(ranking: pd.DataFrame, settings: PlotSettings):
 def plot_study_paired(ranking: pd.DataFrame, settings: PlotSettings):
     """Forest plot: each variant's mean paired difference to the baseline with its 95% paired
     bootstrap CI, both resolutions, variants sorted by ΔPSNR at the primary resolution."""
-    _theme()
+    theme()
     base = settings.baseline_method
     d = ranking[(ranking["method"] != base) & ranking["psnr_diff_mean"].notna()]
     if d.empty:
@@ -206,7 +206,7 @@ def plot_study_paired(ranking: pd.DataFrame, settings: PlotSettings):
 def plot_by_sequence(sequences: pd.DataFrame, methods: list[str], settings: PlotSettings):
     """One row per sequence, strongest blur (lowest baseline PSNR) on top: the baseline's mean
     PSNR, and each highlighted method's mean ΔPSNR / ΔSSIM vs the baseline (95% CI)."""
-    _theme()
+    theme()
     base = settings.baseline_method
     resolution = _resolutions(sequences, settings)
     if not resolution:

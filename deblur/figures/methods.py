@@ -1,4 +1,4 @@
-"""Seaborn figures from the aggregated tables (Agg backend, PNG, written atomically).
+"""The per-method figures, from the aggregated tables (saved by :mod:`deblur.figures.write`).
 
 - ``psnr_by_method.png`` / ``ssim_by_method.png``: box + jittered per-pair points per method, one
   panel per resolution, the paper's value as a labelled dashed line.
@@ -11,16 +11,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
 import re
 import textwrap
-import warnings
-from collections.abc import Iterator, Sequence
-from glob import escape as glob_escape
-from pathlib import Path
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -31,76 +26,17 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from deblur.atomic import atomic_path  # noqa: E402
-from deblur.eval_config import RESOLUTIONS, PlotSettings  # noqa: E402, F401 (re-exported)
+from deblur.evaluation.settings import RESOLUTIONS, PlotSettings  # noqa: E402
+from deblur.figures.style import (  # noqa: E402
+    METRIC_LABELS,
+    REFERENCE_COLOR,
+    boxes_and_points,
+    theme,
+)
 
 log = logging.getLogger(__name__)
 
-METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM"}
-REFERENCE_COLOR = "#c0392b"
 HORIZONTAL_AFTER = 8  # more methods than this: by-method plots list methods down the y axis
-JITTER = 0.22  # half-width of the per-pair points' horizontal jitter, in category widths
-JITTER_SEED = 0
-
-
-@contextlib.contextmanager
-def _seeded_jitter() -> Iterator[None]:
-    """seaborn's stripplot jitters with numpy's global RNG: seed it inside the block (and put
-    the caller's state back), so that the same tables give byte-identical figures."""
-    state = np.random.get_state()  # noqa: NPY002 (the legacy global RNG is what seaborn uses)
-    np.random.seed(JITTER_SEED)  # noqa: NPY002
-    try:
-        yield
-    finally:
-        np.random.set_state(state)  # noqa: NPY002
-
-
-def _boxes_and_points(box_linewidth: float | None = None, **common) -> None:
-    """Box plot plus the jittered points themselves, per category (``common``: seaborn's
-    data, axes, order and palette arguments, shared by both layers)."""
-    box_kws = {} if box_linewidth is None else dict(linewidth=box_linewidth)
-    sns.boxplot(**common, showfliers=False, width=0.55, boxprops=dict(alpha=0.45), **box_kws)
-    with _seeded_jitter():
-        sns.stripplot(**common, jitter=JITTER, size=4, alpha=0.85, edgecolor="0.2", linewidth=0.4)
-
-
-def _theme() -> None:
-    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95)
-
-
-# the temporary names deblur.atomic.atomic_path gives a figure while it is written
-TEMP_GLOB = ".{name}.png.tmp.*.png"
-STUDY_FIGURES = ("study_steps", "study_paired", "study_by_sequence")
-
-
-def figure_names(settings: PlotSettings) -> list[str]:
-    """Every figure ``write_all`` can write (the study ones only with the study tables)."""
-    by_method = ["psnr_by_method", "ssim_by_method", "psnr_vs_ssim", "examples"]
-    return by_method + [f"paired_vs_{settings.baseline_method}", *STUDY_FIGURES]
-
-
-def remove_stale_temps(out_dir: str | os.PathLike, names: Sequence[str]) -> list[Path]:
-    """Delete the temporary files a killed run left for the figures ``names`` in ``out_dir``
-    (``.<name>.png.tmp.*.png``; nothing else is touched). Returns the paths removed."""
-    out_dir, removed = Path(out_dir), []
-    if not out_dir.is_dir():
-        return removed
-    for name in names:
-        for path in sorted(out_dir.glob(TEMP_GLOB.format(name=glob_escape(name)))):
-            if path.is_file():
-                path.unlink(missing_ok=True)
-                removed.append(path)
-                log.info("removed %s (left by an interrupted run)", path)
-    return removed
-
-
-def _save(fig, path: str | os.PathLike, dpi: int) -> Path:
-    path = Path(path)
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    log.info("wrote %s", path)
-    return path
 
 
 def method_order(methods: Sequence[str], settings: PlotSettings) -> list[str]:
@@ -162,7 +98,7 @@ def _rotate_ticks(ax, labels: Sequence[str]) -> None:
 def plot_by_method(metrics: pd.DataFrame, metric: str, settings: PlotSettings):
     """Box + jittered per-pair points per method, one panel per resolution. With more than
     :data:`HORIZONTAL_AFTER` methods (a study) the methods run down the y axis instead."""
-    _theme()
+    theme()
     resolutions = _resolutions(metrics)
     order = method_order(metrics["method"], settings)
     palette = method_palette(order, settings)
@@ -180,7 +116,7 @@ def plot_by_method(metrics: pd.DataFrame, metric: str, settings: PlotSettings):
             data=d, x=cat, y=val, order=present, hue="method", hue_order=present,
             palette=palette, ax=ax, legend=False,
         )  # fmt: skip
-        _boxes_and_points(box_linewidth=1.2, **common)
+        boxes_and_points(box_linewidth=1.2, **common)
         n = d["pair_id"].nunique()
         ax.set_title(f"{resolution} resolution ({_n_pairs(n)})", fontsize=11)
         if horizontal:
@@ -200,7 +136,7 @@ def plot_by_method(metrics: pd.DataFrame, metric: str, settings: PlotSettings):
 def compact(metrics: pd.DataFrame, settings: PlotSettings) -> tuple[pd.DataFrame, str]:
     """``metrics`` limited to the highlighted methods when there are more than
     ``settings.max_highlight`` (a study), with a note for the title ("" when all are shown)."""
-    from deblur.study import highlight_methods
+    from deblur.evaluation.study import highlight_methods
 
     methods = set(metrics["method"].dropna())
     if len(methods) <= settings.max_highlight and not settings.highlight:
@@ -213,7 +149,7 @@ def compact(metrics: pd.DataFrame, settings: PlotSettings) -> tuple[pd.DataFrame
 def plot_psnr_vs_ssim(metrics: pd.DataFrame, settings: PlotSettings):
     """Per-pair PSNR vs SSIM, coloured by method, one panel per resolution (highlighted
     methods only when there are many)."""
-    _theme()
+    theme()
     metrics, note = compact(metrics, settings)
     resolutions = _resolutions(metrics)
     order = method_order(metrics["method"], settings)
@@ -334,7 +270,7 @@ def choose_examples(metrics: pd.DataFrame, settings: PlotSettings) -> list[str]:
 def example_methods(metrics: pd.DataFrame, settings: PlotSettings) -> list[str]:
     """Method columns of ``examples.png``: the highlighted methods (:func:`highlight_methods`)
     except identity ones (the blurry input has its own column), classical baselines first."""
-    from deblur.study import highlight_methods
+    from deblur.evaluation.study import highlight_methods
 
     kinds = metrics.drop_duplicates("method").set_index("method")["kind"]
     chosen = [m for m in highlight_methods(metrics, settings) if kinds.get(m) != "identity"]
@@ -344,7 +280,7 @@ def example_methods(metrics: pd.DataFrame, settings: PlotSettings) -> list[str]:
 def plot_examples(metrics: pd.DataFrame, settings: PlotSettings):
     """Grid: blurry | highlighted methods | sharp, for a few pairs, every panel at the same
     resolution (``settings.resolution``): exactly the images the metrics compare."""
-    _theme()
+    theme()
     resolution = settings.resolution
     d = metrics[metrics["resolution"] == resolution]
     if d.empty:
@@ -429,7 +365,7 @@ def plot_examples(metrics: pd.DataFrame, settings: PlotSettings):
 def plot_paired(metrics: pd.DataFrame, paired: pd.DataFrame, settings: PlotSettings):
     """Per-pair differences (method - baseline): rows resolution, columns PSNR / SSIM
     (highlighted methods only when there are many)."""
-    _theme()
+    theme()
     base = settings.baseline_method
     metrics, note = compact(metrics, settings)
     diffs = []
@@ -475,7 +411,7 @@ def plot_paired(metrics: pd.DataFrame, paired: pd.DataFrame, settings: PlotSetti
         for c, m in enumerate(("psnr", "ssim")):
             ax = axes[r][c]
             d = diffs[(diffs["resolution"] == resolution) & (diffs["metric"] == m)]
-            _boxes_and_points(
+            boxes_and_points(
                 data=d, x="method", y="diff", order=order, hue="method", hue_order=order,
                 palette=palette, ax=ax, legend=False,
             )  # fmt: skip
@@ -509,60 +445,3 @@ def plot_paired(metrics: pd.DataFrame, paired: pd.DataFrame, settings: PlotSetti
     )
     fig.tight_layout()
     return fig
-
-
-def write_all(
-    tables_dir: str | os.PathLike, out_dir: str | os.PathLike, settings: PlotSettings
-) -> list[Path]:
-    """Read ``metrics.parquet`` and ``paired.parquet`` from ``tables_dir``; write every figure.
-
-    The study figures (``study_steps``, ``study_paired``, ``study_by_sequence``) are written
-    when ``ablation_summary.parquet`` and ``by_sequence.parquet`` (from ``study``) are there.
-    First the temporary files a killed run left for these figures are removed.
-    """
-    from deblur.errors import DeblurError
-    from deblur.tables import read_parquet
-
-    tables_dir, out_dir = Path(tables_dir), Path(out_dir)
-    remove_stale_temps(out_dir, figure_names(settings))
-    path = tables_dir / "metrics.parquet"
-    if not path.is_file():
-        raise DeblurError(f"{path} not found; run `python -m deblur aggregate` first")
-    metrics = read_parquet(path)
-    if metrics.empty:
-        raise DeblurError(f"{path} has no rows; nothing to plot (re-run aggregate)")
-    paired_path = tables_dir / "paired.parquet"
-    paired = read_parquet(paired_path) if paired_path.is_file() else pd.DataFrame()
-    ranking_path = tables_dir / "ablation_summary.parquet"
-    sequences_path = tables_dir / "by_sequence.parquet"
-    with warnings.catch_warnings():
-        # seaborn 0.13 still passes boxplot(vert=...), deprecated in matplotlib 3.11
-        warnings.filterwarnings("ignore", message="vert: bool was deprecated")
-        figures = {
-            "psnr_by_method": lambda: plot_by_method(metrics, "psnr", settings),
-            "ssim_by_method": lambda: plot_by_method(metrics, "ssim", settings),
-            "psnr_vs_ssim": lambda: plot_psnr_vs_ssim(metrics, settings),
-            "examples": lambda: plot_examples(metrics, settings),
-            f"paired_vs_{settings.baseline_method}": lambda: plot_paired(metrics, paired, settings),
-        }
-        if ranking_path.is_file() and sequences_path.is_file():
-            from deblur import study_plots
-            from deblur.study import highlight_methods
-
-            ranking, sequences = read_parquet(ranking_path), read_parquet(sequences_path)
-            highlight = highlight_methods(metrics, settings)
-            figures |= {
-                "study_steps": lambda: study_plots.plot_steps(ranking, settings),
-                "study_paired": lambda: study_plots.plot_study_paired(ranking, settings),
-                "study_by_sequence": lambda: study_plots.plot_by_sequence(
-                    sequences, highlight, settings
-                ),
-            }
-        else:
-            log.info(
-                "no study tables in %s (run `python -m deblur study`): no study_*.png", tables_dir
-            )
-        # one figure at a time: a study has many, and each holds its images until saved
-        return [
-            _save(make(), out_dir / f"{name}.png", settings.dpi) for name, make in figures.items()
-        ]

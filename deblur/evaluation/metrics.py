@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deblur.eval_config import RESOLUTIONS
+from deblur.evaluation.settings import RESOLUTIONS
 from deblur.resize import capped_size, resize_array, same_aspect
 
 SSIM_KWARGS = dict(

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from deblur.ladder import SINGAN_PATTERN, per_pair
-from deblur.plots import METRIC_LABELS, REFERENCE_COLOR
+from deblur.evaluation.ladder import SINGAN_PATTERN, per_pair
+from deblur.figures.style import METRIC_LABELS, REFERENCE_COLOR
 
 MARKERS = {"gopro": "o", "synthetic": "s"}
 POINT_JITTER = 0.04  # per-pair points spread this much around their niter, in log10 units

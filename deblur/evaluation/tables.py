@@ -1,4 +1,5 @@
-"""The metrics table: its schema, provenance from ``model.json``, deterministic parquet I/O.
+"""The metrics table: its schema, provenance from ``model.json``, deterministic parquet I/O,
+and reading many metrics files into one checked table (:func:`load_metrics`).
 
 One row per (pair, method, resolution). Every column has a fixed pandas dtype
 (:data:`METRICS_SCHEMA`) so files written for different methods concatenate cleanly; columns that
@@ -12,7 +13,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -263,3 +264,88 @@ def model_columns(info: Mapping[str, object]) -> dict[str, object]:
         | {k: settings.get(k) for k in MODEL_CONFIG_COLUMNS}
         | {"precision": info.get("precision", "fp32"), "num_scales": len(info["sizes"])}
     )
+
+
+def typed_frame(rows: list[dict], dtypes: dict[str, str]) -> pd.DataFrame:
+    """A frame with exactly ``dtypes``' columns and dtypes (empty rows give an empty schema)."""
+    data = {}
+    for c, dtype in dtypes.items():
+        values = [r.get(c) for r in rows]
+        if dtype == FLOAT:
+            values = [math.nan if v is None else v for v in values]
+        data[c] = pd.Series(values, dtype=dtype if dtype in (STRING, INT, FLOAT, BOOL) else None)
+    return pd.DataFrame(data)
+
+
+def find_metric_files(paths: Iterable[str | os.PathLike], exclude: Path | None = None) -> list:
+    """Expand files and directories (searched recursively for ``*.parquet``) into a sorted list.
+
+    Hidden files (atomic-write temporaries) and anything under ``exclude`` (the output
+    directory, so re-running never reads its own tables) are skipped.
+    """
+    found: set[Path] = set()
+    exclude = exclude.resolve() if exclude is not None else None
+    for p in map(Path, paths):
+        if p.is_dir():
+            candidates = p.rglob("*.parquet")
+        elif p.is_file():
+            candidates = [p]
+        else:
+            raise DeblurError(
+                f"metrics path not found: {p}; run `python -m deblur evaluate` first or fix "
+                "--metrics"
+            )
+        for f in candidates:
+            if f.name.startswith("."):
+                continue
+            if exclude is not None and f.resolve().is_relative_to(exclude):
+                log.warning("skipping %s: it is inside the output directory", f)
+                continue
+            found.add(f)
+    return sorted(found)
+
+
+def load_metrics(paths: Sequence[str | os.PathLike], exclude: Path | None = None) -> pd.DataFrame:
+    """Read, check and concatenate metrics files into one schema-conformant, sorted table.
+
+    Raises :class:`DeblurError` when no file is found, a file lacks the metric columns, a row
+    has no ``method``/``pair_id``, or a (method, resolution, pair_id) appears twice.
+    """
+    files = find_metric_files(paths, exclude)
+    if not files:
+        where = ", ".join(map(str, paths))
+        raise DeblurError(
+            f"no metrics files (*.parquet) found in {where}; run `python -m deblur evaluate` "
+            "first, or point --metrics at results/metrics"
+        )
+    frames = []
+    for f in files:
+        df = read_parquet(f)
+        missing = [c for c in ("method", "pair_id", "resolution", "psnr", "ssim") if c not in df]
+        if missing:
+            raise DeblurError(
+                f"{f} is not a metrics file (lacks {', '.join(missing)}); remove it from "
+                "--metrics or re-run evaluate"
+            )
+        df = coerce_metrics(df, where=str(f))
+        for column in ("method", "pair_id"):
+            if df[column].isna().any():
+                raise DeblurError(
+                    f"{f} has rows without {column}; re-run evaluate with "
+                    f"--meta '{{\"{column}\": ...}}'"
+                )
+        frames.append(df.assign(_source=str(f)))
+    metrics = pd.concat(frames, ignore_index=True)
+    key = ["method", "resolution", "pair_id"]
+    dup = metrics[metrics.duplicated(key, keep=False)]
+    if len(dup):
+        first = dup.sort_values(key + ["_source"]).iloc[:2]
+        method, resolution, pair = first.iloc[0][key]
+        raise DeblurError(
+            f"duplicate metrics for method {method!r}, pair {pair!r}, resolution {resolution!r} "
+            f"in {first['_source'].iloc[0]} and {first['_source'].iloc[1]}; give study variants "
+            "distinct method names or remove one file"
+        )
+    metrics = coerce_metrics(metrics.drop(columns="_source"), where="concatenated metrics")
+    log.info("read %d rows from %d metrics files", len(metrics), len(files))
+    return sort_metrics(metrics)

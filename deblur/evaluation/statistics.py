@@ -1,0 +1,221 @@
+"""Statistics over pairs: per-method summaries with bootstrap CIs and paired differences.
+
+Pure functions of the metrics table (seeded bootstrap, sorted rows), so the same metrics always
+give byte-identical tables: :func:`summarize` (n, mean, std, percentile bootstrap CI per method
+x resolution, with the method's settings), :func:`paired_differences` (per method vs the
+baseline on the same pairs: mean difference, paired bootstrap CI, Wilcoxon signed-rank p).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from deblur.evaluation.settings import METRICS, RESOLUTIONS, ReportSettings
+from deblur.evaluation.tables import FLOAT, INT, METRICS_SCHEMA, STRING, typed_frame
+
+log = logging.getLogger(__name__)
+
+# per-method settings reported in the summary (when constant within a method x resolution)
+SETTINGS_COLUMNS = (
+    "kind",
+    "reference_mode",
+    "reference_offset",
+    "deblur_steps",
+    "deblur_mode",
+    "inject_scale",
+    "deblur_noise",
+    "config_hash",
+    "device",
+    "package_version",
+    "torch_version",
+    "skimage_version",
+    "metric_convention",
+)
+
+
+def bootstrap_means(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """Means of ``n_boot`` resamples (with replacement) of ``values`` along axis 0.
+
+    ``values`` may be (n,) or (n, k): rows are resampled together, so paired columns stay
+    paired. A fresh ``numpy.random.default_rng(seed)`` per call makes every group's interval
+    independent of which other groups exist.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    n = len(values)
+    out = np.empty((n_boot,) + values.shape[1:])
+    chunk = max(1, 2_000_000 // max(n, 1))  # bound memory for large n
+    for start in range(0, n_boot, chunk):
+        stop = min(start + chunk, n_boot)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        out[start:stop] = values[idx].mean(axis=1)
+    return out
+
+
+def percentile_ci(boot: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval of bootstrap replicates (along axis 0)."""
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(boot, [alpha, 1 - alpha], axis=0)
+    return low, high
+
+
+def bootstrap_ci(
+    values: Sequence[float], n_boot: int = 10_000, seed: int = 0, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap ``confidence`` interval of the mean of ``values``."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or len(values) == 0:
+        raise ValueError(f"values must be a non-empty 1-D sequence, got shape {values.shape}")
+    low, high = percentile_ci(bootstrap_means(values, n_boot, seed), confidence)
+    return float(low), float(high)
+
+
+def resolution_order(df: pd.DataFrame) -> pd.Series:
+    order = {r: i for i, r in enumerate(RESOLUTIONS)}
+    return df["resolution"].map(lambda r: order.get(r, len(order))).astype("int64")
+
+
+def _constant(series: pd.Series) -> tuple[bool, object]:
+    values = series.dropna().unique()
+    if len(values) == 0:
+        return True, None
+    return len(values) == 1 and not series.isna().any(), values[0]
+
+
+def summarize(metrics: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
+    """Per method x resolution: n, mean, std (ddof 1) and bootstrap CI of PSNR and SSIM.
+
+    Also the method's settings: each of :data:`SETTINGS_COLUMNS` (and each extra column that is
+    constant within every group) with its value when constant within the group, else null and
+    named in ``settings_varying``; and ``train_seconds_mean``.
+    """
+    extras = [c for c in metrics.columns if c not in METRICS_SCHEMA]
+    groups = list(metrics.groupby(["method", "resolution"], sort=True, dropna=False))
+    constant_extras = [c for c in extras if all(_constant(g[c])[0] for _, g in groups)]
+    rows = []
+    for (method, resolution), g in groups:
+        row: dict[str, object] = {"method": method, "resolution": resolution, "n": len(g)}
+        values = g[list(METRICS)].to_numpy(dtype=np.float64)
+        boot = bootstrap_means(values, settings.n_boot, settings.seed)
+        low, high = percentile_ci(boot, settings.confidence)
+        for i, m in enumerate(METRICS):
+            row[f"{m}_mean"] = float(values[:, i].mean())
+            row[f"{m}_std"] = float(values[:, i].std(ddof=1)) if len(g) > 1 else math.nan
+            row[f"{m}_ci_low"], row[f"{m}_ci_high"] = float(low[i]), float(high[i])
+        train = g["train_seconds"].dropna()
+        row["train_seconds_mean"] = float(train.mean()) if len(train) else math.nan
+        varying = []
+        for c in SETTINGS_COLUMNS:
+            ok, value = _constant(g[c])
+            row[c] = value if ok else None
+            if not ok:
+                varying.append(c)
+        row["settings_varying"] = ",".join(varying)
+        for c in constant_extras:
+            row[c] = _constant(g[c])[1]
+        rows.append(row)
+    dtypes = {"method": STRING, "resolution": STRING, "n": INT}
+    dtypes |= {f"{m}_{s}": FLOAT for m in METRICS for s in ("mean", "std", "ci_low", "ci_high")}
+    dtypes |= {"train_seconds_mean": FLOAT}
+    dtypes |= {c: METRICS_SCHEMA[c] for c in SETTINGS_COLUMNS} | {"settings_varying": STRING}
+    dtypes |= {c: str(metrics[c].dtype) for c in constant_extras}
+    summary = typed_frame(rows, dtypes)
+    if len(summary):
+        summary = summary.assign(_r=resolution_order(summary))
+        summary = summary.sort_values(["_r", "method"], kind="mergesort").drop(columns="_r")
+    return summary.reset_index(drop=True)
+
+
+# per metric, what paired_stats reports on paired differences
+DIFF_STATS = ("diff_mean", "diff_ci_low", "diff_ci_high", "wilcoxon_p")
+
+PAIRED_DTYPES = {"method": STRING, "baseline_method": STRING, "resolution": STRING, "n_pairs": INT}
+for _m in METRICS:
+    PAIRED_DTYPES |= {f"{_m}_{s}": FLOAT for s in DIFF_STATS}
+    PAIRED_DTYPES |= {f"{_m}_n_better": INT, f"{_m}_n_worse": INT}
+
+
+def wilcoxon_p(diff: np.ndarray) -> float:
+    """Two-sided Wilcoxon signed-rank p of paired differences (zeros dropped); NaN if no data."""
+    from scipy.stats import wilcoxon
+
+    diff = np.asarray(diff, dtype=np.float64)
+    if not np.any(diff != 0) or not np.all(np.isfinite(diff)):
+        return math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # small-n / ties notices; the p-value is still defined
+        try:
+            return float(wilcoxon(diff, zero_method="wilcox", alternative="two-sided").pvalue)
+        except ValueError:
+            return math.nan
+
+
+def metric_differences(joined: pd.DataFrame, suffix: str) -> np.ndarray:
+    """(n_pairs, len(METRICS)) array of ``metric - metric<suffix>`` from a merged frame."""
+    return np.stack(
+        [(joined[m] - joined[f"{m}{suffix}"]).to_numpy(np.float64) for m in METRICS], axis=1
+    )
+
+
+def paired_stats(diff: np.ndarray, settings: ReportSettings) -> dict[str, float]:
+    """Per metric (``diff``'s columns, in :data:`METRICS` order), the :data:`DIFF_STATS`: mean
+    difference, paired percentile bootstrap CI of the mean (pairs resampled jointly for all
+    metrics) and the Wilcoxon signed-rank p; NaN where there are no pairs."""
+    low = high = np.full(len(METRICS), math.nan)
+    if len(diff):
+        boot = bootstrap_means(diff, settings.n_boot, settings.seed)
+        low, high = percentile_ci(boot, settings.confidence)
+    row: dict[str, float] = {}
+    for i, m in enumerate(METRICS):
+        d = diff[:, i]
+        row[f"{m}_diff_mean"] = float(d.mean()) if len(d) else math.nan
+        row[f"{m}_diff_ci_low"], row[f"{m}_diff_ci_high"] = float(low[i]), float(high[i])
+        row[f"{m}_wilcoxon_p"] = wilcoxon_p(d)
+    return row
+
+
+def paired_differences(metrics: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
+    """Per method (other than the baseline) x resolution: differences method - baseline on the
+    pairs both have, with paired bootstrap CI of the mean and a Wilcoxon signed-rank p.
+
+    Positive differences mean the method scores higher (better) than the baseline.
+    """
+    base_name = settings.baseline_method
+    rows = []
+    base_all = metrics[metrics["method"] == base_name]
+    if base_all.empty:
+        log.warning("baseline method %r has no rows; no paired differences", base_name)
+    for (method, resolution), g in metrics.groupby(["method", "resolution"], sort=True):
+        if method == base_name or base_all.empty:
+            continue
+        base = base_all[base_all["resolution"] == resolution]
+        joined = g.merge(base, on="pair_id", suffixes=("", "_base"), validate="one_to_one")
+        if len(joined) < len(g):
+            log.warning(
+                "%s at %s: %d of %d pairs have no %s row and are left out of the paired test",
+                method,
+                resolution,
+                len(g) - len(joined),
+                len(g),
+                base_name,
+            )
+        row: dict[str, object] = dict(
+            method=method, baseline_method=base_name, resolution=resolution, n_pairs=len(joined)
+        )
+        diff = metric_differences(joined, "_base")
+        row |= paired_stats(diff, settings)
+        for i, m in enumerate(METRICS):
+            row[f"{m}_n_better"] = int((diff[:, i] > 0).sum())
+            row[f"{m}_n_worse"] = int((diff[:, i] < 0).sum())
+        rows.append(row)
+    paired = typed_frame(rows, PAIRED_DTYPES)
+    if len(paired):
+        paired = paired.assign(_r=resolution_order(paired))
+        paired = paired.sort_values(["_r", "method"], kind="mergesort").drop(columns="_r")
+    return paired.reset_index(drop=True)
