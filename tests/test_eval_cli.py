@@ -16,6 +16,7 @@ from deblur.cli import main
 from deblur.data.imageio import read_rgb, write_png
 from deblur.evaluation.metrics import METRIC_CONVENTION, psnr, ssim
 from deblur.evaluation.tables import METRICS_SCHEMA
+from deblur.outputs import AGGREGATE_TABLES
 from deblur.resize import capped_size, resize_array
 
 H, W, MAX_SIZE = 72, 128, 48
@@ -286,14 +287,8 @@ def test_aggregate_and_plot_cli(pipeline_outputs, capsys):
         500,
     ]
     assert run_cli(*args) == 0
-    names = [
-        "metrics.parquet",
-        "summary.parquet",
-        "paired.parquet",
-        "cost.parquet",
-        "cost_by_rule.parquet",
-        "paper_table.md",
-    ]
+    names = list(AGGREGATE_TABLES.values())
+    assert sorted(p.name for p in tables.iterdir()) == sorted(names)  # all and only these
     first = {n: (tables / n).read_bytes() for n in names}
     assert run_cli(*args) == 0  # deterministic: byte-identical outputs
     assert {n: (tables / n).read_bytes() for n in names} == first

@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from deblur.evaluation.settings import ReportSettings
     from deblur.evaluation.statistics import paired_differences, summarize
     from deblur.evaluation.tables import load_metrics, write_parquet
+    from deblur.outputs import AGGREGATE_TABLES
 
     try:
         settings = ReportSettings(**report_options(args))
@@ -95,14 +96,13 @@ def run(args: argparse.Namespace) -> int:
     summary = summarize(metrics, settings)
     paired = paired_differences(metrics, settings)
     cost, cost_by_rule = read_benchmarks(args.benchmarks, args.benchmark_root, args.models)
-    out = args.out_dir
-    write_parquet(metrics, out / "metrics.parquet")
-    write_parquet(summary, out / "summary.parquet")
-    write_parquet(paired, out / "paired.parquet")
-    write_parquet(cost, out / "cost.parquet")
-    write_parquet(cost_by_rule, out / "cost_by_rule.parquet")
-    table = paper_table(summary, paired, cost_by_rule, settings)
-    write_text(out / "paper_table.md", table)
+    out = {key: args.out_dir / name for key, name in AGGREGATE_TABLES.items()}
+    write_parquet(metrics, out["metrics"])
+    write_parquet(summary, out["summary"])
+    write_parquet(paired, out["paired"])
+    write_parquet(cost, out["cost"])
+    write_parquet(cost_by_rule, out["cost_by_rule"])
+    write_text(out["paper"], paper_table(summary, paired, cost_by_rule, settings))
     for row in summary.itertuples():
         log.info(
             "%s @ %s: n=%d PSNR %.2f [%.2f, %.2f] SSIM %.3f [%.3f, %.3f]",
@@ -116,5 +116,5 @@ def run(args: argparse.Namespace) -> int:
             row.ssim_ci_low,
             row.ssim_ci_high,
         )
-    log.info("wrote %s/{metrics,summary,paired,cost,cost_by_rule}.parquet, paper_table.md", out)
+    log.info("wrote %s into %s", ", ".join(AGGREGATE_TABLES.values()), args.out_dir)
     return 0

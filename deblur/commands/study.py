@@ -31,14 +31,6 @@ HELP = "ablation tables: variants ranked with CIs, paired differences vs the bas
 
 log = logging.getLogger(__name__)
 
-OUTPUTS = (
-    "ablation.parquet",
-    "ablation_summary.parquet",
-    "ablation_contrasts.parquet",
-    "by_sequence.parquet",
-    "ablation.md",
-)
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from deblur.commands.report_options import add_highlight_options, add_report_options
@@ -98,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from deblur.evaluation.study_text import ablation_markdown
     from deblur.evaluation.tables import load_metrics, write_parquet
+    from deblur.outputs import STUDY_TABLES
 
     try:
         settings = StudySettings(
@@ -120,15 +113,15 @@ def run(args: argparse.Namespace) -> int:
     contrast_table = contrasts(metrics, settings)
     sequences = by_sequence(ablation, settings)
     highlight = highlight_methods(metrics, settings)
-    out = args.out_dir
-    write_parquet(ablation, out / "ablation.parquet")
-    write_parquet(ranking, out / "ablation_summary.parquet")
-    write_parquet(contrast_table, out / "ablation_contrasts.parquet")
-    write_parquet(sequences, out / "by_sequence.parquet")
+    out = {key: args.out_dir / name for key, name in STUDY_TABLES.items()}
+    write_parquet(ablation, out["ablation"])
+    write_parquet(ranking, out["summary"])
+    write_parquet(contrast_table, out["contrasts"])
+    write_parquet(sequences, out["by_sequence"])
     text = ablation_markdown(
         ranking, contrast_table, sequences, metrics, settings, skipped, highlight
     )
-    write_text(out / "ablation.md", text)
+    write_text(out["markdown"], text)
     top = ranking[ranking["resolution"] == settings.resolution].head(5)
     for row in top.itertuples():
         log.info(
@@ -143,5 +136,5 @@ def run(args: argparse.Namespace) -> int:
         )
     for name, why in sorted(skipped.items()):
         log.info("not run: %s: %s", name, why)
-    log.info("wrote %s/{%s}", out, ",".join(OUTPUTS))
+    log.info("wrote %s into %s", ", ".join(STUDY_TABLES.values()), args.out_dir)
     return 0

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from deblur import outputs
 from deblur.errors import DeblurError
 from deblur.evaluation.settings import PlotSettings
 from deblur.evaluation.study import highlight_methods
@@ -23,13 +24,11 @@ log = logging.getLogger(__name__)
 
 # the temporary names deblur.atomic.atomic_path gives a figure while it is written
 TEMP_GLOB = ".{name}.png.tmp.*.png"
-STUDY_FIGURES = ("study_steps", "study_paired", "study_by_sequence")
 
 
 def figure_names(settings: PlotSettings) -> list[str]:
-    """Every figure ``write_all`` can write (the study ones only with the study tables)."""
-    by_method = ["psnr_by_method", "ssim_by_method", "psnr_vs_ssim", "examples"]
-    return by_method + [f"paired_vs_{settings.baseline_method}", *STUDY_FIGURES]
+    """Every figure :func:`write_all` can write (the study ones only with the study tables)."""
+    return outputs.figure_names(settings.baseline_method)
 
 
 def remove_stale_temps(out_dir: str | os.PathLike, names: Sequence[str]) -> list[Path]:
@@ -58,33 +57,36 @@ def write_all(
     """
     tables_dir, out_dir = Path(tables_dir), Path(out_dir)
     remove_stale_temps(out_dir, figure_names(settings))
-    path = tables_dir / "metrics.parquet"
+    path = tables_dir / outputs.AGGREGATE_TABLES["metrics"]
     if not path.is_file():
         raise DeblurError(f"{path} not found; run `python -m deblur aggregate` first")
     metrics = read_parquet(path)
     if metrics.empty:
         raise DeblurError(f"{path} has no rows; nothing to plot (re-run aggregate)")
-    paired_path = tables_dir / "paired.parquet"
+    paired_path = tables_dir / outputs.AGGREGATE_TABLES["paired"]
     paired = read_parquet(paired_path) if paired_path.is_file() else pd.DataFrame()
-    ranking_path = tables_dir / "ablation_summary.parquet"
-    sequences_path = tables_dir / "by_sequence.parquet"
+    ranking_path = tables_dir / outputs.STUDY_TABLES["summary"]
+    sequences_path = tables_dir / outputs.STUDY_TABLES["by_sequence"]
+    by_method, study = outputs.METHOD_FIGURES, outputs.STUDY_FIGURES
     with warnings.catch_warnings():
         # seaborn 0.13 still passes boxplot(vert=...), deprecated in matplotlib 3.11
         warnings.filterwarnings("ignore", message="vert: bool was deprecated")
         figures = {
-            "psnr_by_method": lambda: plot_by_method(metrics, "psnr", settings),
-            "ssim_by_method": lambda: plot_by_method(metrics, "ssim", settings),
-            "psnr_vs_ssim": lambda: plot_psnr_vs_ssim(metrics, settings),
-            "examples": lambda: plot_examples(metrics, settings),
-            f"paired_vs_{settings.baseline_method}": lambda: plot_paired(metrics, paired, settings),
+            by_method[0]: lambda: plot_by_method(metrics, "psnr", settings),
+            by_method[1]: lambda: plot_by_method(metrics, "ssim", settings),
+            by_method[2]: lambda: plot_psnr_vs_ssim(metrics, settings),
+            by_method[3]: lambda: plot_examples(metrics, settings),
+            outputs.paired_figure(settings.baseline_method): lambda: plot_paired(
+                metrics, paired, settings
+            ),
         }
         if ranking_path.is_file() and sequences_path.is_file():
             ranking, sequences = read_parquet(ranking_path), read_parquet(sequences_path)
             highlight = highlight_methods(metrics, settings)
             figures |= {
-                "study_steps": lambda: plot_steps(ranking, settings),
-                "study_paired": lambda: plot_study_paired(ranking, settings),
-                "study_by_sequence": lambda: plot_by_sequence(sequences, highlight, settings),
+                study[0]: lambda: plot_steps(ranking, settings),
+                study[1]: lambda: plot_study_paired(ranking, settings),
+                study[2]: lambda: plot_by_sequence(sequences, highlight, settings),
             }
         else:
             log.info(

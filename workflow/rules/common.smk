@@ -14,6 +14,7 @@ from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 from deblur import __version__ as DEBLUR_VERSION
+from deblur import outputs as OUT
 from deblur.baselines import parse_params
 from deblur.data import gopro, synthetic
 from deblur.errors import DeblurError
@@ -426,32 +427,60 @@ def get_all_benchmarks():
     return files
 
 
-TABLES = [
-    "results/tables/metrics.parquet",
-    "results/tables/summary.parquet",
-    "results/tables/paired.parquet",
-    "results/tables/cost.parquet",
-    "results/tables/paper_table.md",
-]
-# the study (deblur/study.py): written for every config, a real study with workflow/presets/study.yaml
-STUDY_TABLES = [
-    "results/tables/ablation.parquet",
-    "results/tables/ablation_summary.parquet",
-    "results/tables/ablation_contrasts.parquet",
-    "results/tables/by_sequence.parquet",
-    "results/tables/ablation.md",
-]
-PLOTS = [
-    "results/plots/psnr_by_method.png",
-    "results/plots/ssim_by_method.png",
-    "results/plots/psnr_vs_ssim.png",
-    "results/plots/examples.png",
-    f"results/plots/paired_vs_{config['paper']['baseline']}.png",
-    "results/plots/study_steps.png",
-    "results/plots/study_paired.png",
-    "results/plots/study_by_sequence.png",
-]
+def _reported(paths, captions, category):
+    """``paths`` with the ones named in ``captions`` marked for the Snakemake report."""
+    marked = {}
+    for key, path in paths.items():
+        caption = captions.get(key)
+        marked[key] = path
+        if caption:
+            marked[key] = report(
+                path, caption=f"../report/{caption}.rst", category=category
+            )
+    return marked
+
+
+# output names come from deblur.outputs, which the commands write and the tests check
+AGGREGATE_OUTPUTS = {
+    k: f"{OUT.TABLES_DIR}/{v}" for k, v in OUT.AGGREGATE_TABLES.items()
+}
+STUDY_OUTPUTS = {k: f"{OUT.TABLES_DIR}/{v}" for k, v in OUT.STUDY_TABLES.items()}
+PLOT_OUTPUTS = {
+    name: f"{OUT.PLOTS_DIR}/{name}.png"
+    for name in OUT.figure_names(config["paper"]["baseline"])
+}
+# report captions (workflow/report/<caption>.rst)
+AGGREGATE_REPORTED = _reported(
+    AGGREGATE_OUTPUTS, {"metrics": "metrics", "paper": "paper_table"}, "Tables"
+)
+STUDY_REPORTED = _reported(
+    STUDY_OUTPUTS, {"ablation": "ablation", "markdown": "ablation_md"}, "Study"
+)
+_PLOT_CAPTIONS = {n: n for n in PLOT_OUTPUTS}
+_PLOT_CAPTIONS[OUT.paired_figure(config["paper"]["baseline"])] = "paired"
+PLOT_REPORTED = {
+    **_reported(
+        {n: PLOT_OUTPUTS[n] for n in PLOT_OUTPUTS if n not in OUT.STUDY_FIGURES},
+        _PLOT_CAPTIONS,
+        "Plots",
+    ),
+    **_reported(
+        {n: PLOT_OUTPUTS[n] for n in OUT.STUDY_FIGURES}, _PLOT_CAPTIONS, "Study"
+    ),
+}
+
+
+def get_plot_images():
+    """Every image ``plot`` may show in examples.png: outputs, blurry and sharp frames."""
+    images = [f"results/deblurred/{m}/{p}.png" for m in METHODS for p in PAIR_IDS]
+    images += [str(PAIRS[p].blurry) for p in PAIR_IDS]
+    return images + [str(PAIRS[p].sharp) for p in PAIR_IDS]
 
 
 def get_final_outputs():
-    return TABLES + STUDY_TABLES + PLOTS + ["results/sample/pairs.tsv"]
+    return [
+        *AGGREGATE_OUTPUTS.values(),
+        *STUDY_OUTPUTS.values(),
+        *PLOT_OUTPUTS.values(),
+        "results/sample/pairs.tsv",
+    ]
