@@ -206,4 +206,4 @@ def test_dry_run_quotes_paths_and_keeps_flags_separate(tmp_path):
     assert f"synth --out '{root}' --split" in out
     assert f"sample --root '{root}' --split" in out
     assert "--param amount=2 --param radius=1.5 >" in out
-    assert "--set max_size=40 --set min_size=16 --set niter=6 --device" in out
+    assert """--settings-json '{"max_size": 40, "min_size": 16, "niter": 6}' --device""" in out

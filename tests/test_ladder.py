@@ -172,7 +172,7 @@ def test_methods_with_own_singan_settings_train_their_own_pyramids(tmp_path):
     assert len(trains) == 2 * 3  # two settings x three pairs; big and big_k2 share pyramids
     keys = {line.split("results/models/")[1].split("/")[0] for line in trains}
     assert len(keys) == 2
-    assert sum("--set niter=7" in line for line in trains) == 3
+    assert sum('"niter": 7' in line for line in trains) == 3  # typed JSON settings
 
 
 def test_ladder_config_expands_cells_into_methods(tmp_path):

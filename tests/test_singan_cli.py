@@ -128,3 +128,23 @@ def test_set_overrides_config_and_names_bad_keys(tmp_path, config, capsys):
     assert rc == 2 and "KEY=VALUE" in capsys.readouterr().err
     rc = run_cli("train", "--image", sharp, "--out", tmp_path / "m2", "--device", "cuda:x")
     assert rc == 2 and "unknown device" in capsys.readouterr().err
+
+
+def test_settings_json_is_typed_and_checked(tmp_path, config, capsys):
+    sharp = save(tmp_path / "s.png", pattern())
+    settings = '{"niter": 1, "lr_g": 0.0005, "fixed_z_opt": false}'
+    rc = run_cli("train", "--image", sharp, "--out", tmp_path / "m", "--config", config,
+                 "--settings-json", settings, "--set", "lr_d=4e-4",
+                 "--device", "cpu", "--threads", 1)  # fmt: skip
+    assert rc == 0
+    cfg = json.loads((tmp_path / "m" / "model.json").read_text())["config"]
+    assert cfg["niter"] == 1 and cfg["lr_g"] == 5e-4 and cfg["fixed_z_opt"] is False
+    assert cfg["lr_d"] == 4e-4 and cfg["max_size"] == 40  # --set on top, --config below
+    for bad, expected in (
+        ("[1, 2]", "must be a JSON object"),
+        ("{niter: 1}", "is not JSON"),
+        ('{"nitre": 3}', "--settings-json: unknown singan key(s) nitre"),
+    ):
+        rc = run_cli("train", "--image", sharp, "--out", tmp_path / "m2", "--settings-json", bad)
+        err = capsys.readouterr().err
+        assert rc == 2 and expected in err and len(err.strip().splitlines()) == 1

@@ -29,6 +29,11 @@ def add_arguments(parser):
         "or a pipeline config with a 'singan:' section; omitted keys take the reference defaults",
     )
     parser.add_argument(
+        "--settings-json", metavar="JSON",
+        help="SinGAN settings as one JSON object, typed (the workflow passes its validated "
+        "settings this way), applied on top of --config and below --set",
+    )  # fmt: skip
+    parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override one SinGAN setting (repeatable), applied on top of --config, "
         "e.g. --set niter=500 --set max_size=128",
@@ -72,11 +77,22 @@ def add_arguments(parser):
 
 
 def run(args):
+    import json
+
+    from deblur.errors import DeblurError
     from deblur.singan.config import load_config, parse_overrides
     from deblur.singan.fast import BRANCH_MAX_CHANNELS
     from deblur.singan.train import train
 
     config = load_config(args.config)
+    if args.settings_json is not None:
+        try:
+            settings = json.loads(args.settings_json)
+        except ValueError as exc:
+            raise DeblurError(f"--settings-json is not JSON ({exc}); pass one object") from None
+        if not isinstance(settings, dict):
+            raise DeblurError(f"--settings-json must be a JSON object, got {args.settings_json}")
+        config = load_config({**config.to_dict(), **settings}, origin="--settings-json")
     if args.set:
         overrides = parse_overrides(args.set)
         config = load_config({**config.to_dict(), **overrides}, origin="--set")

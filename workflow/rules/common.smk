@@ -327,9 +327,9 @@ def get_baseline_flags(wildcards):
 
 
 def get_train_settings(wildcards):
-    """``--set key=value ...`` of the pyramid's SinGAN settings, each shell-quoted."""
-    items = sorted(SETTINGS_BY_KEY[wildcards.cfg].items())
-    return " ".join(f"--set {shlex.quote(f'{k}={v}')}" for k, v in items)
+    """``--settings-json '{...}'``: the pyramid's SinGAN settings, typed, shell-quoted."""
+    settings = json.dumps(SETTINGS_BY_KEY[wildcards.cfg], sort_keys=True)
+    return f"--settings-json {shlex.quote(settings)}"
 
 
 def get_eval_inputs(wildcards):
