@@ -183,3 +183,43 @@ def test_cli_is_byte_identical_and_reports_errors_in_one_line(tmp_path, monkeypa
         "--root", "gopro", "--n", "11", "--allow-fewer", "--out", "c.tsv", capsys=capsys
     )
     assert code == 0 and len((tmp_path / "c.tsv").read_text().splitlines()) == 11
+
+
+def test_cli_sheet_has_one_row_per_pair_and_reference(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _tree(tmp_path / "gopro", {"GOPR0001_00_00": 6, "GOPR0002_00_00": 4})
+    refs = ["--reference", "same", "--reference", "neighbor:2"]
+    code, err = _cli("--root", "gopro", "--n", "3", *refs, "--out", "s.tsv", capsys=capsys)
+    assert code == 0, err
+    samples = read_sample_tsv(tmp_path / "s.tsv")
+    assert len(samples) == 6 and len({s.pair_id for s in samples}) == 3
+    assert [(s.reference_mode, abs(s.reference_offset)) for s in samples[:2]] == [
+        ("same", 0),
+        ("neighbor", 2),
+    ]
+    code, err = _cli("--root", "gopro", "--n", "3", "--reference", "same:1", "--out", "t.tsv",
+                     capsys=capsys)  # fmt: skip
+    assert code == 2 and "neighbor:K" in err and not (tmp_path / "t.tsv").exists()
+
+
+def test_aggregate_checks_the_metrics_against_the_sheet():
+    import pandas as pd
+
+    from deblur.errors import DeblurError
+    from deblur.evaluation.tables import check_against_sheet
+
+    sheet = pd.DataFrame({"pair_id": ["a", "a", "b", "b"], "reference_id": ["a", "a2", "b", "b2"]})
+    rows = [
+        dict(pair_id=p, method=m, reference_id=r)
+        for p in ("a", "b")
+        for m, r in (("identity", None), ("singan", p))
+    ]
+    check_against_sheet(pd.DataFrame(rows), sheet, "pairs.tsv")  # covers it
+    for bad, message in (
+        (rows[:2], "sampled pairs without metrics: b"),
+        (rows + [dict(pair_id="c", method="identity", reference_id=None)], "not in the sheet: c"),
+        (rows[:3], "method singan has metrics for 1 of the 2 pairs"),
+        (rows[:3] + [dict(pair_id="b", method="singan", reference_id="x")], "used reference x"),
+    ):
+        with pytest.raises(DeblurError, match=message):
+            check_against_sheet(pd.DataFrame(bad), sheet, "pairs.tsv")

@@ -57,6 +57,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(<rule>/<wildcards...>); default: <their folder>/<their name>",
     )
     parser.add_argument(
+        "--pairs",
+        type=Path,
+        default=None,
+        metavar="TSV",
+        help="the sample sheet (pairs.tsv): the metrics must cover exactly its pairs, every "
+        "method on every pair, with the references it lists",
+    )
+    parser.add_argument(
         "--models",
         nargs="*",
         default=[],
@@ -80,12 +88,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from deblur.atomic import write_text
     from deblur.commands.report_options import report_options
+    from deblur.data.sampling import read_sample_tsv, sample_table
     from deblur.errors import DeblurError
     from deblur.evaluation.cost import read_benchmarks
     from deblur.evaluation.paper_table import paper_table
     from deblur.evaluation.settings import ReportSettings
     from deblur.evaluation.statistics import paired_differences, summarize
-    from deblur.evaluation.tables import load_metrics, write_parquet
+    from deblur.evaluation.tables import check_against_sheet, load_metrics, write_parquet
     from deblur.outputs import AGGREGATE_TABLES
 
     try:
@@ -93,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise DeblurError(str(exc)) from None
     metrics = load_metrics(args.metrics, exclude=args.out_dir)
+    if args.pairs is not None:
+        sheet = sample_table(read_sample_tsv(args.pairs))
+        check_against_sheet(metrics, sheet, str(args.pairs))
     summary = summarize(metrics, settings)
     paired = paired_differences(metrics, settings)
     cost, cost_by_rule = read_benchmarks(args.benchmarks, args.benchmark_root, args.models)

@@ -6,7 +6,8 @@ random generator seeded by --seed, and attaches to each the sharp image SinGAN i
 The same arguments always give a byte-identical sheet.
 
 Columns: pair_id, sequence, frame, blurry, sharp, reference_id, reference, reference_mode,
-reference_offset. Pair ids are <sequence>-<frame>; paths start with ROOT exactly as given.
+reference_offset; one row per pair and --reference (the workflow passes the references its
+SinGAN methods use). Pair ids are <sequence>-<frame>; paths start with ROOT exactly as given.
 
 Example (the paper: 100 randomly chosen GoPro test pairs):
   python -m deblur sample --root GOPRO_Large --split test --n 100 --seed 0 --out pairs.tsv
@@ -47,36 +48,50 @@ def add_arguments(parser):
         help="if fewer than N pairs exist, take them all instead of failing",
     )  # fmt: skip
     parser.add_argument(
-        "--reference", default="same", choices=("same", "neighbor"),
-        help="sharp image SinGAN trains on: same = the pair's own sharp frame (paper §3.2); "
-        "neighbor = the sharp frame --offset frames later in the sequence (earlier at the end) "
+        "--reference", action="append", default=[], metavar="MODE[:K]",
+        help="sharp image SinGAN trains on, repeatable (one sheet row per pair and reference): "
+        "same = the pair's own sharp frame (paper §3.2); neighbor = the sharp frame --offset "
+        "frames later in the sequence (earlier at the end); neighbor:K = K frames away "
         "(default: same)",
     )  # fmt: skip
     parser.add_argument(
         "--offset", type=int, default=1, metavar="K",
-        help="frame distance of the neighbor reference (default: 1)",
+        help="frame distance of a plain --reference neighbor (default: 1)",
     )  # fmt: skip
     parser.add_argument(
         "--out", required=True, metavar="TSV", help="sample sheet to write (atomically)"
     )
 
 
+def parse_reference(text: str, offset: int) -> tuple[str, int]:
+    """``same`` / ``neighbor`` / ``neighbor:K`` -> (mode, offset)."""
+    from deblur.errors import DeblurError
+
+    mode, sep, k = text.partition(":")
+    if mode not in ("same", "neighbor") or (sep and (mode == "same" or not k.isdigit())):
+        raise DeblurError(f"--reference {text!r}: use same, neighbor or neighbor:K (K >= 1)")
+    return mode, (int(k) if sep else offset) if mode == "neighbor" else 0
+
+
 def run(args):
     from deblur.data.gopro import index_pairs
-    from deblur.data.sampling import draw_sample, write_sample_tsv
+    from deblur.data.sampling import assign_references, sample_pairs, write_sample_tsv
 
+    specs = [parse_reference(r, args.offset) for r in args.reference or ["same"]]
     all_pairs = index_pairs(args.root, split=args.split, blur_dir=args.blur_dir)
-    samples = draw_sample(
-        all_pairs, n=args.n, seed=args.seed, strategy=args.strategy,
-        allow_fewer=args.allow_fewer, reference_mode=args.reference, offset=args.offset,
+    sampled = sample_pairs(
+        all_pairs, args.n, args.seed, args.strategy, args.allow_fewer,
         where=f"{args.root}/{args.split}",
     )  # fmt: skip
+    per_spec = [assign_references(sampled, all_pairs, mode, k) for mode, k in dict.fromkeys(specs)]
+    # one row per pair and reference, grouped by pair in sample order
+    samples = [rows[i] for i in range(len(sampled)) for rows in per_spec]
     write_sample_tsv(samples, args.out)
     n_seq = len({p.sequence for p in all_pairs})
     n_seq_sampled = len({s.sequence for s in samples})
     log.info(
         "sampled %d of %d pairs (%d of %d sequences, %s, seed %d, reference %s) -> %s",
         len(samples), len(all_pairs), n_seq_sampled, n_seq, args.strategy, args.seed,
-        args.reference, args.out,
+        ", ".join(args.reference or ["same"]), args.out,
     )  # fmt: skip
     return 0

@@ -349,3 +349,39 @@ def load_metrics(paths: Sequence[str | os.PathLike], exclude: Path | None = None
     metrics = coerce_metrics(metrics.drop(columns="_source"), where="concatenated metrics")
     log.info("read %d rows from %d metrics files", len(metrics), len(files))
     return sort_metrics(metrics)
+
+
+def check_against_sheet(metrics: pd.DataFrame, sheet: pd.DataFrame, where: str) -> None:
+    """Raise DeblurError unless ``metrics`` covers exactly the sheet's pairs, every method on
+    every pair, and each SinGAN row's reference is one the sheet lists for its pair.
+
+    ``sheet`` is the sample sheet (``pairs.tsv``: one row per pair and reference); ``where``
+    names it in the message.
+    """
+    sampled = set(sheet["pair_id"])
+    found = set(metrics["pair_id"])
+    if found != sampled:
+        extra, missing = sorted(found - sampled), sorted(sampled - found)
+        raise DeblurError(
+            f"the metrics do not match the sample sheet {where}: "
+            + (f"pairs not in the sheet: {', '.join(extra[:5])}; " if extra else "")
+            + (f"sampled pairs without metrics: {', '.join(missing[:5])}; " if missing else "")
+            + "aggregate the metrics of this sample only"
+        )
+    per_method = metrics.groupby("method")["pair_id"].nunique()
+    short = per_method[per_method < len(sampled)]
+    if len(short):
+        raise DeblurError(
+            f"method {short.index[0]} has metrics for {short.iloc[0]} of the {len(sampled)} "
+            f"pairs in {where}; re-run its missing jobs"
+        )
+    known = set(zip(sheet["pair_id"], sheet["reference_id"], strict=True))
+    with_ref = metrics.dropna(subset=["reference_id"])
+    for pair, ref, method in zip(
+        with_ref["pair_id"], with_ref["reference_id"], with_ref["method"], strict=True
+    ):
+        if (pair, ref) not in known:
+            raise DeblurError(
+                f"method {method} on pair {pair} used reference {ref}, which {where} does not "
+                f"list for that pair; re-run the workflow so the sheet and the models agree"
+            )

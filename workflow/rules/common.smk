@@ -326,6 +326,15 @@ def get_baseline_flags(wildcards):
     return " ".join(f"--param {shlex.quote(a)}" for a in args)
 
 
+def get_sheet_references():
+    """``--reference MODE[:K] ...`` of the sample sheet: each reference the singan methods use."""
+    specs = sorted(
+        {(METHODS[n]["reference"], METHODS[n]["offset"]) for n in SINGAN_METHODS}
+    )
+    texts = [mode if mode == "same" else f"{mode}:{k}" for mode, k in specs] or ["same"]
+    return " ".join(f"--reference {t}" for t in texts)
+
+
 def get_train_settings(wildcards):
     """``--settings-json '{...}'``: the pyramid's SinGAN settings, typed, shell-quoted."""
     settings = json.dumps(SETTINGS_BY_KEY[wildcards.cfg], sort_keys=True)

@@ -1,4 +1,6 @@
-# Dataset: synthesize the embedded GoPro-like tree (default) and write the sample sheet.
+# Dataset: synthesize the embedded GoPro-like tree (default) and write the sample sheet (the
+# parse-time sample, one row per pair and reference its SinGAN methods use; aggregate checks the
+# metrics against it).
 
 
 if DATASET["kind"] == "synthetic":
@@ -37,7 +39,9 @@ rule sample_pairs:
         blur_dir=DATASET["blur_dir"],
         sample=config["sample"],
         fewer="--allow-fewer" if config["sample"]["allow_fewer"] else "",
+        references=get_sheet_references(),
     shell:
         "python -m deblur sample --root {params.root:q} --split {params.split}"
         " --blur-dir {params.blur_dir} --n {params.sample[n]} --seed {params.sample[seed]}"
-        " --strategy {params.sample[strategy]} {params.fewer} --out {output:q} > {log:q} 2>&1"
+        " --strategy {params.sample[strategy]} {params.fewer} {params.references}"
+        " --out {output:q} > {log:q} 2>&1"

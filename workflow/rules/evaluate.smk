@@ -30,6 +30,7 @@ rule aggregate:
         metrics=get_all_metrics(),
         benchmarks=get_all_benchmarks(),
         models=get_all_models(),
+        pairs="results/sample/pairs.tsv",
     output:
         **AGGREGATE_REPORTED,
     log:
@@ -42,7 +43,8 @@ rule aggregate:
     shell:
         "python -m deblur aggregate --metrics {input.metrics:q}"
         " --benchmarks {input.benchmarks:q} --benchmark-root results/benchmarks"
-        " --models {input.models:q} --out-dir {params.out_dir:q} {params.report} > {log:q} 2>&1"
+        " --models {input.models:q} --pairs {input.pairs:q} --out-dir {params.out_dir:q}"
+        " {params.report} > {log:q} 2>&1"
 
 
 rule study:
