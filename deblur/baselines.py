@@ -8,6 +8,9 @@ metric row of ``identity`` is exactly blurry-vs-sharp).
 - ``unsharp``: :func:`skimage.filters.unsharp_mask` (sharpening, no blur model).
 - ``richardson_lucy``: :func:`skimage.restoration.richardson_lucy` with a linear motion PSF
   estimated blindly from the blurry image by its cepstrum (:func:`estimate_motion_blur`).
+- ``tv_blind``: total-variation blind deconvolution (:mod:`deblur.tvblind`): a free-form kernel
+  estimated on the luminance by alternating image/kernel gradient steps over a pyramid, then a
+  non-blind TV deconvolution per colour channel. :func:`run_baseline` can also return its kernel.
 
 Parameters live in one frozen dataclass per kind (:data:`PARAMS`), so the defaults are in one
 place and ``--param key=value`` on the command line is checked against the field names.
@@ -23,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+
+from deblur.tvblind import TVBlindParams, tv_blind_deconvolution
 
 log = logging.getLogger(__name__)
 
@@ -262,13 +267,20 @@ def richardson_lucy(
     return np.clip(out[p:-p, p:-p], 0.0, 1.0).astype(np.float32)
 
 
+def tv_blind(image: np.ndarray, params: TVBlindParams | None = None) -> np.ndarray:
+    """Blind TV deconvolution (:func:`deblur.tvblind.tv_blind_deconvolution`), image only."""
+    return tv_blind_deconvolution(_check_image(image), params)[0]
+
+
 # kind -> (function, parameter dataclass); the CLI and the workflow use exactly these names
 BASELINES: dict[str, tuple[Callable[..., np.ndarray], type]] = {
     "identity": (identity, IdentityParams),
     "unsharp": (unsharp, UnsharpParams),
     "richardson_lucy": (richardson_lucy, RichardsonLucyParams),
+    "tv_blind": (tv_blind, TVBlindParams),
 }
 METHOD_KINDS = tuple(BASELINES)
+KERNEL_KINDS = ("tv_blind",)  # kinds that estimate a free-form kernel (written beside the output)
 
 
 def parse_params(kind: str, pairs: Sequence[str]) -> object:
@@ -297,11 +309,15 @@ def params_dict(params: object) -> dict[str, object]:
     return dataclasses.asdict(params)
 
 
-def run_baseline(kind: str, image: np.ndarray, params: object | None = None):
+def run_baseline(
+    kind: str, image: np.ndarray, params: object | None = None, *, with_kernel: bool = False
+):
     """Run baseline ``kind`` on ``image``; returns ``(output, info)``.
 
     ``info`` is a flat dict for provenance: ``kind``, the parameters (prefixed ``param_``), and
     for ``richardson_lucy`` the blur used (``psf_length``, ``psf_angle``, ``psf_score``).
+    With ``with_kernel``, returns ``(output, info, kernel)``: the estimated kernel for
+    :data:`KERNEL_KINDS`, else ``None``.
     """
     if kind not in BASELINES:
         raise ValueError(f"unknown baseline kind {kind!r}; choose one of {', '.join(BASELINES)}")
@@ -309,6 +325,14 @@ def run_baseline(kind: str, image: np.ndarray, params: object | None = None):
     params = params if params is not None else cls()
     info: dict[str, object] = {"kind": kind}
     info.update({f"param_{k}": v for k, v in params_dict(params).items()})
+    if kind == "tv_blind":
+        out, kernel = tv_blind_deconvolution(_check_image(image), params)
+        return (out, info, kernel) if with_kernel else (out, info)
+    out, info = _run_other(kind, fn, image, params, info)
+    return (out, info, None) if with_kernel else (out, info)
+
+
+def _run_other(kind, fn, image, params, info):
     if kind == "richardson_lucy":
         image = _check_image(image)
         blur = motion_blur_for(image, params)

@@ -1,4 +1,5 @@
-# Classical baselines: the blurry input itself (identity), unsharp masking, Richardson-Lucy.
+# Classical baselines: the blurry input itself (identity), unsharp masking, Richardson-Lucy,
+# TV blind deconvolution (which also writes its kernel beside the output, {pair}_kernel.png).
 
 
 rule deblur_baseline:
