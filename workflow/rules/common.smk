@@ -143,6 +143,13 @@ for _key in ("method", "baseline"):
 
 DATASET = config["dataset"]
 DATA_ROOT = Path(DATASET["root"])
+# synthetic settings with the uniform-mode keys filled in; the schema gives those keys no
+# default, so a camera-mode config (and the camera rule's recorded params) is as it was before
+SYNTH_SETTINGS = {
+    **{k: getattr(synthetic.SynthConfig, k) for k in synthetic.UNIFORM_FIELDS},
+    **DATASET["synthetic"],
+}
+SYNTH_MODE = SYNTH_SETTINGS["mode"]
 
 
 def _all_pairs():
@@ -155,6 +162,10 @@ def _all_pairs():
             frames=syn["frames"],
             size=syn["size"],
             seed=syn["seed"],
+            mode=SYNTH_MODE,
+            kernel_min=SYNTH_SETTINGS["kernel_min"],
+            kernel_max=SYNTH_SETTINGS["kernel_max"],
+            noise=SYNTH_SETTINGS["noise"],
             split=DATASET["split"],
             blur_dir=DATASET["blur_dir"],
         )
