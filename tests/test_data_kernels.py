@@ -128,3 +128,21 @@ def test_workflow_uniform_mode_plans_the_kernels(tmp_path):
     assert "/kernel/000001.png" in proc.stdout
     camera = snakemake(wd, "-n", "-p")
     assert "--kernel-min" not in camera.stdout and "/kernel/" not in camera.stdout
+
+
+def test_workflow_oracle_needs_known_kernels_and_feeds_the_error_ratio(tmp_path):
+    from workflow_helpers import make_workdir, snakemake
+
+    wd = make_workdir(tmp_path)
+    methods = (
+        "methods=[{name: identity, kind: identity}, {name: tv, kind: tv_blind},"
+        " {name: oracle, kind: oracle_tv}]"
+    )
+    args = ["-n", "-p", "--config", methods, "paper={method: tv}"]
+    camera = snakemake(wd, *args, check=False)
+    assert camera.returncode != 0
+    assert "'oracle' (oracle_tv) needs each pair's true kernel" in camera.stdout + camera.stderr
+    proc = snakemake(wd, *args[:-1], "paper={method: tv}", "dataset={synthetic: {mode: uniform}}")
+    out = proc.stdout
+    assert "--kind oracle_tv" in out and "--kernel results/data/synthetic/test/" in out
+    assert "--oracle results/deblurred/oracle/" in out and "_kernel.png --kernel-true" in out

@@ -140,3 +140,57 @@ def test_cli_writes_the_output_and_its_kernel(tmp_path):
     bad = ["-q", "baseline", "--kind", "identity", "--image", str(tmp_path / "blur.png")]
     bad += ["--out", str(tmp_path / "id.png"), "--kernel-out", str(tmp_path / "k.png")]
     assert main(bad) != 0
+
+
+def test_oracle_uses_the_true_kernel_and_blind_kinds_refuse_one():
+    kernel = linear_motion_psf(9, 30, KSIZE)
+    sharp = sharp_image()
+    blurry = blur_valid(sharp, kernel).astype(np.float32)
+    truth = padded_truth(sharp, KSIZE).astype(np.float32)
+    out, info = run_baseline("oracle_tv", blurry, kernel=kernel)
+    assert info["param_tv_lambda"] == TVBlindParams().final_lambda
+    assert psnr(out, truth) > psnr(blurry, truth) + 3.0
+    with pytest.raises(ValueError, match="needs the true kernel"):
+        run_baseline("oracle_tv", blurry)
+    with pytest.raises(ValueError, match="odd side"):
+        run_baseline("oracle_tv", blurry, kernel=np.ones((4, 4)))
+    with pytest.raises(ValueError, match="tv_blind is blind and takes no kernel"):
+        run_baseline("tv_blind", blurry, kernel=kernel)
+    with pytest.raises(ValueError, match="tv_lambda must be > 0"):
+        parse_params("oracle_tv", ["tv_lambda=0"])
+
+
+def test_kernel_error_ignores_shift_and_size_and_error_ratio_is_relative():
+    from deblur.kernel_metrics import error_ratio, kernel_error
+
+    k = linear_motion_psf(7, 45, 11)
+    shifted = np.roll(np.pad(k, 4), (2, -3), axis=(0, 1))  # 19 px, off centre
+    assert kernel_error(shifted, k) == pytest.approx(0.0, abs=1e-9)
+    assert kernel_error(linear_motion_psf(0, 0, 11), k) > 1.5
+    with pytest.raises(ValueError, match="estimate must be a non-negative"):
+        kernel_error(-k, k)
+    sharp = np.zeros((4, 4, 3))
+    assert error_ratio(sharp + 0.2, sharp + 0.1, sharp) == pytest.approx(4.0)
+    assert error_ratio(sharp, sharp, sharp) == 1.0
+    with pytest.raises(ValueError, match="oracle has shape"):
+        error_ratio(sharp, sharp[:2], sharp)
+
+
+def test_evaluate_cli_adds_error_ratio_and_kernel_error(tmp_path):
+    import pandas as pd
+
+    sharp = sharp_image()[:64, :64]
+    write_png(tmp_path / "sharp.png", sharp)
+    write_png(tmp_path / "pred.png", np.clip(sharp + 0.1, 0, 1))
+    write_png(tmp_path / "oracle.png", np.clip(sharp + 0.05, 0, 1))
+    k = linear_motion_psf(5, 0, 7)
+    write_kernel(tmp_path / "est.png", k)
+    write_kernel(tmp_path / "true.png", k)
+    argv = ["-q", "evaluate", "--pred", tmp_path / "pred.png", "--sharp", tmp_path / "sharp.png"]
+    argv += ["--max-size", "32", "--out", tmp_path / "m.parquet", "--oracle"]
+    argv += [tmp_path / "oracle.png", "--kernel-est", tmp_path / "est.png"]
+    assert main([str(a) for a in argv]) != 0  # --kernel-est without --kernel-true
+    assert main([str(a) for a in [*argv, "--kernel-true", tmp_path / "true.png"]]) == 0
+    rows = pd.read_parquet(tmp_path / "m.parquet")
+    assert len(rows) == 2 and rows["error_ratio"].between(3.0, 5.0).all()
+    assert rows["kernel_error"].max() < 1e-3

@@ -15,6 +15,9 @@ Kinds:
                    more (deblur/tvblind.py). The kernel is written beside the output as
                    <out stem>_kernel.png (16-bit, scaled to its peak) unless --kernel-out says
                    where
+  oracle_tv        the non-blind ceiling where the true kernel is known (--kernel PNG): the same
+                   per-channel TV deconvolution as tv_blind's last step; params tv_lambda
+                   (0.001), iterations (200), tv_epsilon (0.01)
 
 Example:
   python -m deblur baseline --kind richardson_lucy --image blur.png --out rl.png \\
@@ -28,9 +31,10 @@ import json
 import logging
 from pathlib import Path
 
-HELP = "classical baselines (identity, unsharp, richardson_lucy, tv_blind)"
+HELP = "classical baselines (identity, unsharp, richardson_lucy, tv_blind, oracle_tv)"
 
-KINDS = ("identity", "unsharp", "richardson_lucy", "tv_blind")  # == baselines.METHOD_KINDS
+# == deblur.baselines.METHOD_KINDS (not imported: --help stays fast)
+KINDS = ("identity", "unsharp", "richardson_lucy", "tv_blind", "oracle_tv")
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +63,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PNG",
         help="where the estimated kernel goes (tv_blind; default: <out stem>_kernel.png)",
     )
+    parser.add_argument(
+        "--kernel",
+        type=Path,
+        metavar="PNG",
+        help="the true blur kernel (oracle_tv needs it; e.g. the pair's kernel/NNNNNN.png)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from deblur.atomic import check_output_file, write_text
-    from deblur.baselines import KERNEL_KINDS, parse_params, run_baseline
+    from deblur.baselines import KERNEL_KINDS, ORACLE_KINDS, parse_params, run_baseline
     from deblur.data.imageio import read_rgb, write_png
     from deblur.errors import DeblurError
-    from deblur.kernelio import kernel_path_for, write_kernel
+    from deblur.kernelio import kernel_path_for, read_kernel, write_kernel
 
     try:
         params = parse_params(args.kind, args.param)
@@ -77,17 +87,28 @@ def run(args: argparse.Namespace) -> int:
         kernel_out = args.kernel_out or kernel_path_for(args.out)
     elif args.kernel_out is not None:
         raise DeblurError(f"--kernel-out: {args.kind} estimates no kernel; drop the option")
+    true_kernel = None
+    if args.kind in ORACLE_KINDS:
+        if args.kernel is None:
+            raise DeblurError(f"{args.kind} needs the true kernel: pass --kernel PNG")
+        true_kernel = read_kernel(args.kernel)
+    elif args.kernel is not None:
+        raise DeblurError(f"--kernel: {args.kind} is blind and takes no kernel; drop the option")
     for out in (args.out, args.info, kernel_out):
         if out is not None:
             check_output_file(out)
     image = read_rgb(args.image)
     try:
-        out, info, kernel = run_baseline(args.kind, image, params, with_kernel=True)
+        out, info, kernel = run_baseline(
+            args.kind, image, params, with_kernel=True, kernel=true_kernel
+        )
     except ValueError as exc:
         raise DeblurError(f"{args.kind} failed on {args.image}: {exc}") from None
     if kernel_out is not None:
         write_kernel(kernel_out, kernel)
         info["kernel_path"] = str(kernel_out)
+    if args.kernel is not None:
+        info["true_kernel_path"] = str(args.kernel)
         log.info("wrote %s", kernel_out)
     write_png(args.out, out)
     log.info("%s: %s", args.kind, ", ".join(f"{k}={v}" for k, v in info.items()))
