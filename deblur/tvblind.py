@@ -308,7 +308,8 @@ def estimate_level(
             rd = conv.forward(ud_hat, k_hat, ud.shape) - fd
             gk += conv.kernel_gradient(conv.rfft(conv.place(rd, ud.shape)), ud_hat)
             lipschitz += float(np.max(np.abs(ud_hat) ** 2))
-        k = project_kernel(k - params.kernel_step / lipschitz * gk)
+        if lipschitz > 0:  # a flat image carries no information about the kernel
+            k = project_kernel(k - params.kernel_step / lipschitz * gk)
         lam = max(lam * params.lambda_decay, params.lambda_min)
     k, (dy, dx) = center_kernel(k)
     # k'[j] = k[j - d] needs u'[m] = u[m + d] for the same blurry image

@@ -194,3 +194,10 @@ def test_evaluate_cli_adds_error_ratio_and_kernel_error(tmp_path):
     rows = pd.read_parquet(tmp_path / "m.parquet")
     assert len(rows) == 2 and rows["error_ratio"].between(3.0, 5.0).all()
     assert rows["kernel_error"].max() < 1e-3
+
+
+def test_a_flat_image_gives_a_valid_kernel_and_the_image_back():
+    flat = np.full((40, 40, 3), 0.5, np.float32)
+    out, k = tv_blind_deconvolution(flat, TVBlindParams(kernel_size=7, iterations=5))
+    assert np.all(np.isfinite(k)) and k.min() >= 0 and k.sum() == pytest.approx(1.0)
+    assert np.allclose(out, 0.5, atol=1e-3)
