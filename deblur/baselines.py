@@ -8,6 +8,12 @@ metric row of ``identity`` is exactly blurry-vs-sharp).
 - ``unsharp``: :func:`skimage.filters.unsharp_mask` (sharpening, no blur model).
 - ``richardson_lucy``: :func:`skimage.restoration.richardson_lucy` with a linear motion PSF
   estimated blindly from the blurry image by its cepstrum (:func:`estimate_motion_blur`).
+- ``tv_blind``: total-variation blind deconvolution (:mod:`deblur.tvblind`): a free-form kernel
+  estimated on the luminance by alternating image/kernel gradient steps over a pyramid, then a
+  non-blind TV deconvolution per colour channel. :func:`run_baseline` can also return its kernel.
+- ``oracle_tv``: the non-blind ceiling where the true kernel is known: the same per-channel TV
+  deconvolution as ``tv_blind``'s last step, with the true kernel (``run_baseline(...,
+  kernel=...)``), so ``tv_blind``'s error over it is the cost of estimating the kernel.
 
 Parameters live in one frozen dataclass per kind (:data:`PARAMS`), so the defaults are in one
 place and ``--param key=value`` on the command line is checked against the field names.
@@ -23,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+
+from deblur.tvblind import TVBlindParams, tv_blind_deconvolution, tv_deconvolve
 
 log = logging.getLogger(__name__)
 
@@ -262,13 +270,71 @@ def richardson_lucy(
     return np.clip(out[p:-p, p:-p], 0.0, 1.0).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class OracleTVParams:
+    """Parameters of :func:`oracle_tv`; the defaults are ``tv_blind``'s final step's.
+
+    Attributes
+    ----------
+    tv_lambda : float
+        TV weight of the non-blind deconvolution.
+    iterations : int
+        Accelerated gradient steps.
+    tv_epsilon : float
+        Smoothing of the TV norm.
+    """
+
+    tv_lambda: float = TVBlindParams.final_lambda
+    iterations: int = TVBlindParams.final_iterations
+    tv_epsilon: float = TVBlindParams.tv_epsilon
+
+    def __post_init__(self):
+        if not self.tv_lambda > 0:
+            raise ValueError(f"tv_lambda must be > 0, got {self.tv_lambda}")
+        if self.iterations < 1:
+            raise ValueError(f"iterations must be >= 1, got {self.iterations}")
+        if not self.tv_epsilon > 0:
+            raise ValueError(f"tv_epsilon must be > 0, got {self.tv_epsilon}")
+
+
+def oracle_tv(
+    image: np.ndarray, params: OracleTVParams | None = None, kernel: np.ndarray | None = None
+) -> np.ndarray:
+    """Non-blind TV deconvolution of each channel with the true ``kernel``, clipped to [0, 1]."""
+    from deblur.kernelio import check_kernel
+
+    params = params or OracleTVParams()
+    image = _check_image(image)
+    if kernel is None:
+        raise ValueError("oracle_tv needs the true kernel (the pair's kernel/ PNG)")
+    k = check_kernel(kernel)
+    if k.shape[0] != k.shape[1] or k.shape[0] % 2 == 0:
+        raise ValueError(f"kernel must be square with an odd side, got shape {k.shape}")
+    if min(image.shape[:2]) < k.shape[0]:
+        raise ValueError(f"image {image.shape[1]}x{image.shape[0]} is smaller than the kernel")
+    channels = np.moveaxis(image.astype(np.float64), 2, 0)
+    out = tv_deconvolve(
+        channels, k / k.sum(), params.tv_lambda, params.iterations, params.tv_epsilon
+    )
+    return np.clip(np.moveaxis(out, 0, 2), 0.0, 1.0).astype(np.float32)
+
+
+def tv_blind(image: np.ndarray, params: TVBlindParams | None = None) -> np.ndarray:
+    """Blind TV deconvolution (:func:`deblur.tvblind.tv_blind_deconvolution`), image only."""
+    return tv_blind_deconvolution(_check_image(image), params)[0]
+
+
 # kind -> (function, parameter dataclass); the CLI and the workflow use exactly these names
 BASELINES: dict[str, tuple[Callable[..., np.ndarray], type]] = {
     "identity": (identity, IdentityParams),
     "unsharp": (unsharp, UnsharpParams),
     "richardson_lucy": (richardson_lucy, RichardsonLucyParams),
+    "tv_blind": (tv_blind, TVBlindParams),
+    "oracle_tv": (oracle_tv, OracleTVParams),
 }
 METHOD_KINDS = tuple(BASELINES)
+KERNEL_KINDS = ("tv_blind",)  # kinds that estimate a free-form kernel (written beside the output)
+ORACLE_KINDS = ("oracle_tv",)  # kinds that need the true kernel
 
 
 def parse_params(kind: str, pairs: Sequence[str]) -> object:
@@ -297,11 +363,21 @@ def params_dict(params: object) -> dict[str, object]:
     return dataclasses.asdict(params)
 
 
-def run_baseline(kind: str, image: np.ndarray, params: object | None = None):
+def run_baseline(
+    kind: str,
+    image: np.ndarray,
+    params: object | None = None,
+    *,
+    with_kernel: bool = False,
+    kernel: np.ndarray | None = None,
+):
     """Run baseline ``kind`` on ``image``; returns ``(output, info)``.
 
     ``info`` is a flat dict for provenance: ``kind``, the parameters (prefixed ``param_``), and
     for ``richardson_lucy`` the blur used (``psf_length``, ``psf_angle``, ``psf_score``).
+    With ``with_kernel``, returns ``(output, info, kernel)``: the estimated kernel for
+    :data:`KERNEL_KINDS`, else ``None``. ``kernel`` is the true kernel, which
+    :data:`ORACLE_KINDS` need and the others refuse.
     """
     if kind not in BASELINES:
         raise ValueError(f"unknown baseline kind {kind!r}; choose one of {', '.join(BASELINES)}")
@@ -309,6 +385,19 @@ def run_baseline(kind: str, image: np.ndarray, params: object | None = None):
     params = params if params is not None else cls()
     info: dict[str, object] = {"kind": kind}
     info.update({f"param_{k}": v for k, v in params_dict(params).items()})
+    if kernel is not None and kind not in ORACLE_KINDS:
+        raise ValueError(f"{kind} is blind and takes no kernel")
+    if kind in ORACLE_KINDS:
+        out = fn(image, params, kernel)
+        return (out, info, None) if with_kernel else (out, info)
+    if kind == "tv_blind":
+        out, kernel = tv_blind_deconvolution(_check_image(image), params)
+        return (out, info, kernel) if with_kernel else (out, info)
+    out, info = _run_other(kind, fn, image, params, info)
+    return (out, info, None) if with_kernel else (out, info)
+
+
+def _run_other(kind, fn, image, params, info):
     if kind == "richardson_lucy":
         image = _check_image(image)
         blur = motion_blur_for(image, params)

@@ -26,7 +26,13 @@ def preset():
 
 def test_variant_names_say_their_settings(preset):
     methods = preset["methods"]
-    assert {m["kind"] for m in methods} == {"identity", "unsharp", "richardson_lucy", "singan"}
+    assert {m["kind"] for m in methods} == {
+        "identity",
+        "unsharp",
+        "richardson_lucy",
+        "tv_blind",
+        "singan",
+    }
     for m in (m for m in methods if m["kind"] == "singan"):
         hit = NAME.fullmatch(m["name"])
         assert hit, m["name"]
@@ -117,6 +123,7 @@ def test_study_dry_run_shares_trainings_across_variants(tmp_path, preset):
         )
     assert all(m["deblur_noise"] is False for m in metas["singan_nb1_k1_nonoise"])
     assert all(json.loads(m["baseline_params"])["num_iter"] == 10 for m in metas["richardson_lucy"])
+    assert all(json.loads(m["baseline_params"])["kernel_size"] == 31 for m in metas["tv_blind"])
 
 
 @pytest.mark.shared

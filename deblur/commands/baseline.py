@@ -7,6 +7,17 @@ Kinds:
                    blurry image's cepstrum; params num_iter (10), psf_size (41, odd; blur lengths
                    up to psf_size - 2 px are searched), min_length (3.0), and length / angle
                    (px / degrees) to fix the PSF instead of estimating it
+  tv_blind         total-variation blind deconvolution (Perrone & Favaro 2014): a free-form
+                   kernel estimated on the luminance by alternating image/kernel gradient steps
+                   over a pyramid, then non-blind TV per colour channel; params kernel_size
+                   (31, odd), iterations (300 per level), lambda_start (0.03), lambda_decay
+                   (0.99), lambda_min (0.003), final_lambda (0.002), final_iterations (200) and
+                   more (deblur/tvblind.py). The kernel is written beside the output as
+                   <out stem>_kernel.png (16-bit, scaled to its peak) unless --kernel-out says
+                   where
+  oracle_tv        the non-blind ceiling where the true kernel is known (--kernel PNG): the same
+                   per-channel TV deconvolution as tv_blind's last step; params tv_lambda
+                   (0.001), iterations (200), tv_epsilon (0.01)
 
 Example:
   python -m deblur baseline --kind richardson_lucy --image blur.png --out rl.png \\
@@ -20,9 +31,10 @@ import json
 import logging
 from pathlib import Path
 
-HELP = "classical baselines (identity, unsharp, richardson_lucy)"
+HELP = "classical baselines (identity, unsharp, richardson_lucy, tv_blind, oracle_tv)"
 
-KINDS = ("identity", "unsharp", "richardson_lucy")  # == deblur.baselines.METHOD_KINDS
+# == deblur.baselines.METHOD_KINDS (not imported: --help stays fast)
+KINDS = ("identity", "unsharp", "richardson_lucy", "tv_blind", "oracle_tv")
 
 log = logging.getLogger(__name__)
 
@@ -45,26 +57,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write the kind, parameters and (richardson_lucy) the PSF used as a JSON "
         "object, usable as evaluate --meta",
     )
+    parser.add_argument(
+        "--kernel-out",
+        type=Path,
+        metavar="PNG",
+        help="where the estimated kernel goes (tv_blind; default: <out stem>_kernel.png)",
+    )
+    parser.add_argument(
+        "--kernel",
+        type=Path,
+        metavar="PNG",
+        help="the true blur kernel (oracle_tv needs it; e.g. the pair's kernel/NNNNNN.png)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from deblur.atomic import check_output_file, write_text
-    from deblur.baselines import parse_params, run_baseline
+    from deblur.baselines import KERNEL_KINDS, ORACLE_KINDS, parse_params, run_baseline
     from deblur.data.imageio import read_rgb, write_png
     from deblur.errors import DeblurError
+    from deblur.kernelio import kernel_path_for, read_kernel, write_kernel
 
     try:
         params = parse_params(args.kind, args.param)
     except (ValueError, TypeError) as exc:
         raise DeblurError(str(exc)) from None
-    for out in (args.out, args.info):
+    kernel_out = None
+    if args.kind in KERNEL_KINDS:
+        kernel_out = args.kernel_out or kernel_path_for(args.out)
+    elif args.kernel_out is not None:
+        raise DeblurError(f"--kernel-out: {args.kind} estimates no kernel; drop the option")
+    true_kernel = None
+    if args.kind in ORACLE_KINDS:
+        if args.kernel is None:
+            raise DeblurError(f"{args.kind} needs the true kernel: pass --kernel PNG")
+        true_kernel = read_kernel(args.kernel)
+    elif args.kernel is not None:
+        raise DeblurError(f"--kernel: {args.kind} is blind and takes no kernel; drop the option")
+    for out in (args.out, args.info, kernel_out):
         if out is not None:
             check_output_file(out)
     image = read_rgb(args.image)
     try:
-        out, info = run_baseline(args.kind, image, params)
+        out, info, kernel = run_baseline(
+            args.kind, image, params, with_kernel=True, kernel=true_kernel
+        )
     except ValueError as exc:
         raise DeblurError(f"{args.kind} failed on {args.image}: {exc}") from None
+    if kernel_out is not None:
+        write_kernel(kernel_out, kernel)
+        info["kernel_path"] = str(kernel_out)
+    if args.kernel is not None:
+        info["true_kernel_path"] = str(args.kernel)
+        log.info("wrote %s", kernel_out)
     write_png(args.out, out)
     log.info("%s: %s", args.kind, ", ".join(f"{k}={v}" for k, v in info.items()))
     if args.info is not None:

@@ -4,9 +4,14 @@ Writes (atomically) one row per resolution:
   model  the sharp frame resized to capped_size(H, W, --max-size) (the finest SinGAN scale; the
          paper's setting); the prediction is resized to that size if it differs
   full   the prediction resized to the sharp frame's original size, against the original
-(antialiased bicubic, the same resize the model uses). The metric convention (skimage, RGB,
-float [0,1], data_range=1, Gaussian SSIM sigma 1.5, population covariance) is recorded in
-every row, with the provenance given by --meta and --model.
+(antialiased bicubic, the same resize the model uses). Where the true kernel is known, --oracle
+adds error_ratio = ||pred - sharp||^2 / ||oracle - sharp||^2 at the full resolution (Levin et
+al. 2009; oracle = the non-blind deconvolution with the true kernel) and --kernel-est with
+--kernel-true add kernel_error (L1 after centring, deblur/evaluation/kernel_metrics.py), in
+every row.
+The metric convention (skimage, RGB, float [0,1], data_range=1, Gaussian SSIM sigma 1.5,
+population covariance) is recorded in every row, with the provenance given by --meta and
+--model.
 
 Example:
   python -m deblur evaluate --pred results/deblurred/singan/P.png --sharp data/P_sharp.png \\
@@ -54,6 +59,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="provenance as a JSON object, inline or a path to a .json file (pair_id, sequence, "
         "frame, method, kind, reference_*, deblur_*, seed, blurry_path, ...); unknown keys "
         "become extra columns; repeatable, later keys win",
+    )
+    parser.add_argument(
+        "--oracle",
+        type=Path,
+        metavar="PNG",
+        help="the non-blind oracle's output for this pair: adds error_ratio",
+    )
+    parser.add_argument(
+        "--kernel-est", type=Path, metavar="PNG", help="the method's estimated kernel"
+    )
+    parser.add_argument(
+        "--kernel-true",
+        type=Path,
+        metavar="PNG",
+        help="the pair's true kernel: with --kernel-est adds kernel_error",
     )
 
 
@@ -142,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
         pred_path=str(args.pred),
         sharp_path=str(args.sharp),
     )
+    base.update(kernel_scores(args, pred, sharp))
     for key in MODEL_FILLED:
         base.setdefault(key, None)
     df = metrics_frame([base | common | s for s in scores])
@@ -158,3 +179,25 @@ def run(args: argparse.Namespace) -> int:
         )
     log.info("wrote %s", args.out)
     return 0
+
+
+def kernel_scores(args: argparse.Namespace, pred, sharp) -> dict[str, float]:
+    """``error_ratio`` (with --oracle) and ``kernel_error`` (with both kernel options)."""
+    from deblur.data.imageio import read_rgb
+    from deblur.errors import DeblurError
+    from deblur.evaluation.kernel_metrics import error_ratio, kernel_error
+    from deblur.kernelio import read_kernel
+    from deblur.resize import resize_array
+
+    scores: dict[str, float] = {}
+    full = sharp.shape[:2]
+    if args.oracle is not None:
+        oracle = read_rgb(args.oracle)
+        ratio = error_ratio(resize_array(pred, full), resize_array(oracle, full), sharp)
+        scores["error_ratio"] = ratio
+    if (args.kernel_est is None) != (args.kernel_true is None):
+        raise DeblurError("--kernel-est and --kernel-true go together; give both or neither")
+    if args.kernel_est is not None:
+        est, true = read_kernel(args.kernel_est), read_kernel(args.kernel_true)
+        scores["kernel_error"] = kernel_error(est, true)
+    return scores

@@ -7,6 +7,11 @@ frame averages N consecutive sub-frames (N odd in --blur-min..--blur-max, spread
 sequences so they differ in blur strength): as stored for blur/, in linear light (gamma) for
 blur_gamma/; its sharp frame is the middle sub-frame. Consecutive frames overlap in content.
 
+--mode uniform makes a known-kernel set instead: each sharp frame is blurred by one random
+camera-shake kernel (random trajectories, sides --kernel-min..--kernel-max px, odd) plus
+Gaussian noise (--noise), and the kernel is written beside the pair as
+OUT/SPLIT/<sequence>/kernel/NNNNNN.png.
+
 Writes OUT/SPLIT/<sequence>/{blur,blur_gamma,sharp}/NNNNNN.png and OUT/synthetic.json (every
 parameter and the per-sequence plan). The same arguments give byte-identical files. OUT is
 replaced as a whole at the end; a non-empty OUT not written by synth is refused.
@@ -26,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser):
-    from deblur.data.synthetic import SOURCE_FILES, SynthConfig
+    from deblur.data.synthetic import MODES, SOURCE_FILES, SynthConfig
 
     d = SynthConfig()
     parser.add_argument("--out", required=True, metavar="DIR", help="dataset root to write")
@@ -80,6 +85,23 @@ def add_arguments(parser):
         help=f"comma-separated source images from {', '.join(SOURCE_FILES)} (default: all)",
     )  # fmt: skip
     parser.add_argument(
+        "--mode", default=d.mode, choices=MODES,
+        help=f"camera: average sub-frames (GoPro's non-uniform blur); uniform: one known "
+        f"random kernel per frame, written to kernel/ (default: {d.mode})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--kernel-min", type=int, default=d.kernel_min, metavar="PX",
+        help=f"uniform mode: smallest kernel side, odd (default: {d.kernel_min})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--kernel-max", type=int, default=d.kernel_max, metavar="PX",
+        help=f"uniform mode: largest kernel side, odd (default: {d.kernel_max})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--noise", type=float, default=d.noise, metavar="SIGMA",
+        help=f"uniform mode: Gaussian noise standard deviation (default: {d.noise})",
+    )  # fmt: skip
+    parser.add_argument(
         "--progress", action="store_true",
         help="force the progress bar (default: only when stderr is a terminal)",
     )  # fmt: skip
@@ -92,7 +114,8 @@ def run(args):
         args.out, args.sequences, args.frames, args.size, args.seed, split=args.split,
         blur_min=args.blur_min, blur_max=args.blur_max, gamma=args.gamma,
         speed_min=args.speed_min, speed_max=args.speed_max, rotation_deg=args.rotation,
-        zoom=args.zoom, sources=tuple(s.strip() for s in args.sources.split(",") if s.strip()),
+        zoom=args.zoom, mode=args.mode, kernel_min=args.kernel_min, kernel_max=args.kernel_max,
+        noise=args.noise, sources=tuple(s.strip() for s in args.sources.split(",") if s.strip()),
         progress=args.progress or sys.stderr.isatty(),
     )  # fmt: skip
     log.info("wrote %d pairs to %s (see %s/synthetic.json)", len(pairs), args.out, args.out)

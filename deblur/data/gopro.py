@@ -14,6 +14,9 @@ Two layouts are read:
       ROOT/<split>/target/<sequence>-NNNNNN.png
 
 A split folder holding ``input/`` and ``target/`` is read as flattened, otherwise as GOPRO_Large.
+Either layout may carry an optional ``kernel/`` folder (``<sequence>/kernel/NNNNNN.png``, or
+``<split>/kernel/<sequence>-NNNNNN.png`` when flattened) with each frame's known blur kernel,
+recorded as :attr:`Pair.kernel` (``None`` for frames without one; nothing else changes).
 Non-image files and folders without ``blur``/``blur_gamma``/``sharp`` inside are ignored. Pair
 paths are built on ``root`` exactly as given (never resolved), so a sample sheet written from the
 same arguments is byte-identical. Only image headers are read (sizes), never pixels, so indexing
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 
 BLUR_DIRS = ("blur", "blur_gamma")
 SHARP_DIR = "sharp"
+KERNEL_DIR = "kernel"  # optional: the known blur kernel of each frame, same file stem
 FLAT_INPUT_DIR, FLAT_TARGET_DIR = "input", "target"
 FLAT_NAME = re.compile(r"(?P<sequence>.+)-(?P<frame>[0-9]+)")
 MAX_LISTED = 5  # how many offending files an error message lists
@@ -136,6 +140,11 @@ def _image_files(folder: Path) -> dict[str, Path]:
     return files
 
 
+def _optional_images(folder: Path) -> dict[str, Path]:
+    """Image files of ``folder`` by stem if it is a folder, else none (kernels are optional)."""
+    return _image_files(folder) if folder.is_dir() else {}
+
+
 def _index_sequences(split_dir: Path, blur_dir: str) -> tuple[list[Pair], list[Path]]:
     """GOPRO_Large layout: one folder per sequence with blur/, blur_gamma/ and sharp/."""
     pairs, missing = [], []
@@ -155,11 +164,16 @@ def _index_sequences(split_dir: Path, blur_dir: str) -> tuple[list[Pair], list[P
             )
         blurry = _image_files(seq_dir / blur_dir)
         sharp = _image_files(seq_dir / SHARP_DIR) if (seq_dir / SHARP_DIR).is_dir() else {}
+        kernels = _optional_images(seq_dir / KERNEL_DIR)
         for stem, blurry_path in sorted(blurry.items()):
             if stem not in sharp:
                 missing.append(blurry_path)
                 continue
-            pairs.append(make_pair(seq_dir.name, stem, blurry_path, sharp[stem], blurry_path))
+            pairs.append(
+                make_pair(
+                    seq_dir.name, stem, blurry_path, sharp[stem], blurry_path, kernels.get(stem)
+                )
+            )
     return pairs, sorted(missing)
 
 
@@ -168,6 +182,7 @@ def _index_flat(split_dir: Path) -> tuple[list[Pair], list[Path]]:
     pairs, missing = [], []
     blurry = _image_files(split_dir / FLAT_INPUT_DIR)
     sharp = _image_files(split_dir / FLAT_TARGET_DIR)
+    kernels = _optional_images(split_dir / KERNEL_DIR)
     for stem, blurry_path in sorted(blurry.items()):
         match = FLAT_NAME.fullmatch(stem)
         if match is None:
@@ -179,7 +194,14 @@ def _index_flat(split_dir: Path) -> tuple[list[Pair], list[Path]]:
             missing.append(blurry_path)
             continue
         pairs.append(
-            make_pair(match["sequence"], match["frame"], blurry_path, sharp[stem], blurry_path)
+            make_pair(
+                match["sequence"],
+                match["frame"],
+                blurry_path,
+                sharp[stem],
+                blurry_path,
+                kernels.get(stem),
+            )
         )
     return pairs, sorted(missing)
 

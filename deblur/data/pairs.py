@@ -11,7 +11,7 @@ and ``-``, and must start with a letter or digit (real GoPro sequences look like
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deblur.errors import DeblurError
@@ -35,6 +35,9 @@ class Pair:
         Zero-padded frame number as in the file name, e.g. ``"000001"``.
     blurry, sharp : Path
         Image paths, built on the dataset root exactly as it was given (never resolved).
+    kernel : Path or None
+        The blur kernel's PNG where the dataset knows it (a ``kernel/`` folder beside
+        ``sharp/``, e.g. the synthetic uniform-blur mode), else ``None``. Keyword-only.
     """
 
     pair_id: str
@@ -42,6 +45,7 @@ class Pair:
     frame: str
     blurry: Path
     sharp: Path
+    kernel: Path | None = field(default=None, kw_only=True)
 
     @property
     def sort_key(self) -> tuple[str, int, str]:
@@ -72,10 +76,18 @@ class Sample(Pair):
     reference_offset: int
 
 
-def make_pair(sequence: str, frame: str, blurry: Path, sharp: Path, where: object = None) -> Pair:
+def make_pair(
+    sequence: str,
+    frame: str,
+    blurry: Path,
+    sharp: Path,
+    where: object = None,
+    kernel: Path | None = None,
+) -> Pair:
     """Build a :class:`Pair` after checking the names are safe (see module docstring).
 
-    ``where`` names the file or folder the names came from, for the error message.
+    ``where`` names the file or folder the names came from, for the error message; ``kernel``
+    is the pair's known blur kernel (PNG), if any.
     """
     where = f" (from {where})" if where is not None else ""
     if not SEQUENCE_PATTERN.fullmatch(sequence):
@@ -88,4 +100,5 @@ def make_pair(sequence: str, frame: str, blurry: Path, sharp: Path, where: objec
             f"unsupported frame name {frame!r}{where}: expected a zero-padded frame number such "
             "as 000001.png; rename or remove the file"
         )
-    return Pair(f"{sequence}-{frame}", sequence, frame, Path(blurry), Path(sharp))
+    kernel = None if kernel is None else Path(kernel)
+    return Pair(f"{sequence}-{frame}", sequence, frame, Path(blurry), Path(sharp), kernel=kernel)

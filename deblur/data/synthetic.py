@@ -11,6 +11,15 @@ consecutive frames overlap in content (neighbor references make sense). Sequence
 strength: their sub-frame counts ``N`` are spread over the odd values in ``[blur_min, blur_max]``
 and their camera speeds are drawn from ``[speed_min, speed_max]``.
 
+The ``uniform`` mode (``mode="uniform"``) makes a known-kernel dataset instead: the sharp frame
+is the same middle sub-frame, rendered with a margin, and its blurry frame is that view convolved
+with one random camera-shake kernel (:mod:`deblur.data.kernels`, odd sides in
+``[kernel_min, kernel_max]``; valid convolution, so no boundary is invented) plus Gaussian noise
+``noise``; ``blur_gamma`` convolves in linear light. Each kernel is written beside its pair as
+``<sequence>/kernel/NNNNNN.png`` (:mod:`deblur.kernelio`). Kernels come from their own seeded
+stream, and the default ``camera`` mode writes exactly what it wrote before the mode existed
+(its manifest omits the uniform-mode keys).
+
 Everything is a function of the arguments (seeded ``numpy.random.SeedSequence``), so the same
 arguments give byte-identical PNGs, and :func:`plan_pairs` knows the pairs without writing or
 reading anything.
@@ -30,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur.data.gopro import BLUR_DIRS
+from deblur.data.gopro import BLUR_DIRS, KERNEL_DIR
 from deblur.data.imageio import read_rgb, write_png
 from deblur.data.pairs import Pair, make_pair
 from deblur.errors import DeblurError
@@ -50,6 +59,9 @@ MANIFEST = "synthetic.json"  # written last; marks a folder as ours (safe to rep
 FIRST_FRAME = 1  # GoPro numbers frames from 000001
 FRAME_DIGITS = 6
 SPLINE_MARGIN = 3  # source pixels kept around every view so cubic splines never read past edges
+MODES = ("camera", "uniform")
+UNIFORM_FIELDS = ("mode", "kernel_min", "kernel_max", "noise")  # not in a camera-mode manifest
+KERNEL_STREAM = 2**20  # spawn-key tag of the kernel stream, never a spawned child's index
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,13 @@ class SynthConfig:
         Sinusoids summed per motion component (more = a less regular path).
     period_min, period_max : float
         Range of the sinusoids' periods, in sub-frames: direction changes over a few frames.
+    mode : {"camera", "uniform"}
+        ``camera``: blurry frames average sub-frames (GoPro's way, non-uniform blur);
+        ``uniform``: one known random camera-shake kernel per frame (see the module docstring).
+    kernel_min, kernel_max : int
+        Range of kernel sides (px, odd) in ``uniform`` mode.
+    noise : float
+        Standard deviation of the Gaussian noise added in ``uniform`` mode (intensity in [0, 1]).
     """
 
     sequences: int = 4
@@ -101,6 +120,10 @@ class SynthConfig:
     waves: int = 3
     period_min: float = 20.0
     period_max: float = 80.0
+    mode: str = "camera"
+    kernel_min: int = 11
+    kernel_max: int = 31
+    noise: float = 0.01
 
     def __post_init__(self):
         object.__setattr__(self, "size", parse_size(self.size))
@@ -134,6 +157,18 @@ class SynthConfig:
                 f"need gamma > 0, rotation_deg >= 0 and 0 <= zoom < 0.5; got gamma {self.gamma}, "
                 f"rotation_deg {self.rotation_deg}, zoom {self.zoom}"
             )
+        if self.mode not in MODES:
+            raise DeblurError(f"unknown synthetic mode {self.mode!r}; choose one of {MODES}")
+        for name in ("kernel_min", "kernel_max"):
+            value = getattr(self, name)
+            if value < 3 or value % 2 == 0:
+                raise DeblurError(f"synthetic {name} must be an odd integer >= 3, got {value}")
+        if self.kernel_min > self.kernel_max:
+            raise DeblurError(
+                f"need kernel_min <= kernel_max, got {self.kernel_min} > {self.kernel_max}"
+            )
+        if not self.noise >= 0:
+            raise DeblurError(f"synthetic noise must be >= 0, got {self.noise}")
         if "/" in self.split or self.split in ("", ".", ".."):
             raise DeblurError(f"split must be a plain folder name such as test, got {self.split!r}")
 
@@ -237,12 +272,14 @@ def plan_pairs(
 
 def _planned_pairs(out_dir: str | os.PathLike, config: SynthConfig, blur_dir: str) -> list[Pair]:
     base = Path(out_dir) / config.split
+    known = config.mode == "uniform"
     pairs = [
         make_pair(
             plan.name,
             frame_name(k),
             base / plan.name / blur_dir / f"{frame_name(k)}.png",
             base / plan.name / "sharp" / f"{frame_name(k)}.png",
+            kernel=base / plan.name / KERNEL_DIR / f"{frame_name(k)}.png" if known else None,
         )
         for plan in plan_sequences(config)
         for k in range(config.frames)
@@ -421,6 +458,7 @@ class Exposure:
     sharp: np.ndarray
     blur: np.ndarray  # average of the sub-frames as stored (GoPro ``blur``)
     blur_gamma: np.ndarray  # average in linear light (GoPro ``blur_gamma``)
+    kernel: np.ndarray | None = None  # the known kernel (uniform mode)
 
 
 def expose(scene: Scene, first: int, subframes: int, gamma: float = SynthConfig.gamma) -> Exposure:
@@ -438,9 +476,59 @@ def render_sequence(plan: SequencePlan, config: SynthConfig):
     n = plan.subframes
     path = random_camera_path(rng, plan.speed * config.size[0], config)
     times = np.arange(config.frames * n)
+    if config.mode == "uniform":
+        yield from _render_uniform(plan, config, path, times, rng)
+        return
     scene = Scene(source_image(plan.source), path, times, config.size, rng)
     for k in range(config.frames):
         yield frame_name(k), expose(scene, k * n, n, config.gamma)
+
+
+def kernel_rng(plan: SequencePlan) -> np.random.Generator:
+    """The sequence's kernel stream, independent of its camera path and scene draws."""
+    seed = plan.seed
+    return np.random.default_rng(
+        np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, KERNEL_STREAM))
+    )
+
+
+def blur_uniform(big: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Valid convolution of an (H + K - 1, W + K - 1, C) view by a (K, K) kernel -> (H, W, C)."""
+    from scipy.signal import fftconvolve
+
+    return np.stack(
+        [fftconvolve(big[:, :, c], kernel, mode="valid") for c in range(big.shape[2])], axis=-1
+    )
+
+
+def _render_uniform(plan, config, path, times, rng):
+    """Uniform mode: the middle sub-frame seen with a margin, blurred by one random kernel."""
+    from deblur.data.kernels import pad_kernel, random_shake_kernel
+
+    width, height = config.size
+    margin = config.kernel_max // 2
+    big_size = (width + 2 * margin, height + 2 * margin)
+    scene = Scene(source_image(plan.source), path, times, big_size, rng)
+    krng = kernel_rng(plan)
+    sides = np.arange(config.kernel_min, config.kernel_max + 1, 2)
+    n = plan.subframes
+    for k in range(config.frames):
+        big = scene.view(k * n + n // 2)
+        kernel = random_shake_kernel(krng, int(krng.choice(sides)))
+        padded = pad_kernel(kernel, config.kernel_max)
+        noise = krng.normal(0.0, config.noise, (height, width, 3))
+        blur = blur_uniform(big, padded)
+        linear = blur_uniform(np.power(big, config.gamma), padded)
+        blur_gamma = np.power(np.maximum(linear, 0.0), 1.0 / config.gamma)
+        yield (
+            frame_name(k),
+            Exposure(
+                sharp=big[margin : margin + height, margin : margin + width],
+                blur=np.clip(blur + noise, 0.0, 1.0),
+                blur_gamma=np.clip(blur_gamma + noise, 0.0, 1.0),
+                kernel=kernel,
+            ),
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,11 +551,14 @@ def synthesize(
     never leaves a half-written dataset. An existing ``out_dir`` is replaced only if it is empty
     or was written by this function (it holds ``synthetic.json``).
 
-    Writes ``out_dir/<split>/<sequence>/{blur,blur_gamma,sharp}/NNNNNN.png`` and
+    Writes ``out_dir/<split>/<sequence>/{blur,blur_gamma,sharp}/NNNNNN.png`` (and ``kernel/``
+    in uniform mode) and
     ``out_dir/synthetic.json`` (all parameters and the per-sequence plan). ``options`` are
     further :class:`SynthConfig` fields.
     """
     from tqdm import tqdm
+
+    from deblur.kernelio import write_kernel
 
     config = _config(sequences, frames, size, seed, options)
     out_dir = Path(out_dir)
@@ -493,6 +584,8 @@ def synthesize(
                         ("sharp", exposure.sharp),
                     ):
                         write_png(seq_dir / folder / f"{name}.png", image)
+                    if exposure.kernel is not None:
+                        write_kernel(seq_dir / KERNEL_DIR / f"{name}.png", exposure.kernel)
                     bar.update()
         _write_manifest(tmp / MANIFEST, config, plans)
         _swap_in(tmp, out_dir)
@@ -536,6 +629,9 @@ def _write_manifest(path: Path, config: SynthConfig, plans: list[SequencePlan]) 
     params = asdict(config)
     params["size"] = f"{config.size[0]}x{config.size[1]}"
     params["sources"] = list(config.sources)
+    if config.mode == "camera":
+        for name in UNIFORM_FIELDS:  # the manifest stays what it was before the modes existed
+            del params[name]
     manifest = {
         "generator": f"deblur {__version__} synthetic GoPro-like dataset",
         "parameters": params,

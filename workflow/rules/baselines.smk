@@ -1,9 +1,12 @@
-# Classical baselines: the blurry input itself (identity), unsharp masking, Richardson-Lucy.
+# Classical baselines: the blurry input itself (identity), unsharp masking, Richardson-Lucy,
+# TV blind deconvolution (which also writes its kernel beside the output, {pair}_kernel.png), and
+# the non-blind oracle with the pair's true kernel (known-kernel datasets only).
 
 
 rule deblur_baseline:
     input:
         blurry=get_blurry,
+        kernel=get_baseline_kernel,  # the true kernel, for an oracle only
     output:
         "results/deblurred/{baseline_method}/{pair}.png",
     log:

@@ -15,7 +15,7 @@ from snakemake.utils import validate
 
 from deblur import __version__ as DEBLUR_VERSION
 from deblur import outputs as OUT
-from deblur.baselines import parse_params
+from deblur.baselines import KERNEL_KINDS, ORACLE_KINDS, parse_params
 from deblur.data import gopro, synthetic
 from deblur.errors import DeblurError
 from deblur.evaluation.ladder import ladder_methods
@@ -146,6 +146,13 @@ for _key in ("method", "baseline"):
 
 DATASET = config["dataset"]
 DATA_ROOT = Path(DATASET["root"])
+# synthetic settings with the uniform-mode keys filled in; the schema gives those keys no
+# default, so a camera-mode config (and the camera rule's recorded params) is as it was before
+SYNTH_SETTINGS = {
+    **{k: getattr(synthetic.SynthConfig, k) for k in synthetic.UNIFORM_FIELDS},
+    **DATASET["synthetic"],
+}
+SYNTH_MODE = SYNTH_SETTINGS["mode"]
 
 
 def _all_pairs():
@@ -158,6 +165,10 @@ def _all_pairs():
             frames=syn["frames"],
             size=syn["size"],
             seed=syn["seed"],
+            mode=SYNTH_MODE,
+            kernel_min=SYNTH_SETTINGS["kernel_min"],
+            kernel_max=SYNTH_SETTINGS["kernel_max"],
+            noise=SYNTH_SETTINGS["noise"],
             split=DATASET["split"],
             blur_dir=DATASET["blur_dir"],
         )
@@ -238,6 +249,19 @@ def _check_inject_scales():
 PAIRS = {p.pair_id: p for p in SAMPLED}
 PAIR_IDS = sorted(PAIRS)
 SHARP_BY_ID = {p.pair_id: p.sharp for p in ALL_PAIRS}
+# pair id -> its true kernel PNG, where the dataset has one (synthetic uniform mode, kernel/)
+KERNEL_BY_ID = {p.pair_id: p.kernel for p in ALL_PAIRS if p.kernel is not None}
+# the non-blind oracle the blind methods' error ratio is taken against (the first one listed)
+ORACLE_METHOD = next((n for n, m in METHODS.items() if m["kind"] in ORACLE_KINDS), None)
+if ORACLE_METHOD is not None:
+    _unknown = [i for i in PAIR_IDS if i not in KERNEL_BY_ID]
+    if _unknown:
+        _fail(
+            f"methods: {ORACLE_METHOD!r} ({METHODS[ORACLE_METHOD]['kind']}) needs each pair's "
+            f"true kernel, but {len(_unknown)} sampled pair(s) have none (e.g. {_unknown[0]}); "
+            "use a known-kernel dataset (dataset.synthetic.mode: uniform, or a kernel/ folder "
+            "beside sharp/) or drop the method"
+        )
 # singan method -> model key; key -> the settings its pyramids train with
 MODEL_KEY_OF = {n: model_key(SINGAN_OF[n]) for n in SINGAN_METHODS}
 SETTINGS_BY_KEY = {MODEL_KEY_OF[n]: SETTINGS_OF[n] for n in SINGAN_METHODS}
@@ -321,9 +345,36 @@ def get_deblur_flags(wildcards):
 
 
 def get_baseline_flags(wildcards):
-    """``--param key=VALUE ...``, each value shell-quoted (the flags stay separate words)."""
-    args = baseline_param_args(METHODS[wildcards.baseline_method]["params"])
-    return " ".join(f"--param {shlex.quote(a)}" for a in args)
+    """``--param key=VALUE ...``, each value shell-quoted (the flags stay separate words), and
+    ``--kernel PNG`` for an oracle (only there, so the other methods' commands are as before)."""
+    m = METHODS[wildcards.baseline_method]
+    args = baseline_param_args(m["params"])
+    flags = [f"--param {shlex.quote(a)}" for a in args]
+    if m["kind"] in ORACLE_KINDS:
+        flags.append(f"--kernel {shlex.quote(str(KERNEL_BY_ID[wildcards.pair]))}")
+    return " ".join(flags)
+
+
+def get_baseline_kernel(wildcards):
+    """The true kernel an oracle method reads; nothing for the others."""
+    if METHODS[wildcards.baseline_method]["kind"] in ORACLE_KINDS:
+        return [str(KERNEL_BY_ID[wildcards.pair])]
+    return []
+
+
+def get_eval_flags(wildcards, input):
+    """``--model DIR`` for singan methods; for a kernel-estimating method on a pair with a known
+    kernel and an oracle method configured, ``--oracle``, ``--kernel-est`` and ``--kernel-true``
+    (adding error_ratio and kernel_error). Empty otherwise, so existing commands are unchanged."""
+    flags = []
+    if "model" in input.keys():
+        flags.append(f"--model {shlex.quote(str(Path(input.model).parent))}")
+    if "oracle" in input.keys():
+        estimate = Path(input.pred).with_name(f"{wildcards.pair}_kernel.png")
+        flags.append(f"--oracle {shlex.quote(str(input.oracle))}")
+        flags.append(f"--kernel-est {shlex.quote(str(estimate))}")
+        flags.append(f"--kernel-true {shlex.quote(str(input.kernel))}")
+    return " ".join(flags)
 
 
 def get_sheet_references():
@@ -345,6 +396,10 @@ def get_eval_inputs(wildcards):
     inputs = {"pred": f"results/deblurred/{wildcards.method}/{wildcards.pair}.png"}
     if METHODS[wildcards.method]["kind"] == "singan":
         inputs["model"] = model_json(wildcards.method, wildcards.pair)
+    known = KERNEL_BY_ID.get(wildcards.pair)
+    if ORACLE_METHOD and known and METHODS[wildcards.method]["kind"] in KERNEL_KINDS:
+        inputs["oracle"] = f"results/deblurred/{ORACLE_METHOD}/{wildcards.pair}.png"
+        inputs["kernel"] = str(known)
     inputs["sharp"] = get_sharp(wildcards)
     return inputs
 

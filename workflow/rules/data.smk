@@ -3,7 +3,7 @@
 # metrics against it).
 
 
-if DATASET["kind"] == "synthetic":
+if DATASET["kind"] == "synthetic" and SYNTH_MODE == "camera":
 
     rule synthesize_dataset:
         output:
@@ -21,6 +21,30 @@ if DATASET["kind"] == "synthetic":
             "python -m deblur synth --out {params.root:q} --split {params.split}"
             " --sequences {params.syn[sequences]} --frames {params.syn[frames]}"
             " --size {params.syn[size]} --seed {params.syn[seed]} > {log:q} 2>&1"
+
+elif DATASET["kind"] == "synthetic":
+
+    # the known-kernel mode: the same tree plus <sequence>/kernel/NNNNNN.png (a rule of its own,
+    # so the camera-mode rule and its provenance stay as they were)
+    rule synthesize_dataset:
+        output:
+            [str(p.blurry) for p in ALL_PAIRS],
+            [str(p.sharp) for p in ALL_PAIRS],
+            [str(p.kernel) for p in ALL_PAIRS],
+        log:
+            "logs/synthesize_dataset/synthesize_dataset.log",
+        conda:
+            SOFTWARE
+        params:
+            root=lambda wildcards: DATASET["root"],
+            syn=SYNTH_SETTINGS,
+            split=DATASET["split"],
+        shell:
+            "python -m deblur synth --out {params.root:q} --split {params.split}"
+            " --sequences {params.syn[sequences]} --frames {params.syn[frames]}"
+            " --size {params.syn[size]} --seed {params.syn[seed]} --mode {params.syn[mode]}"
+            " --kernel-min {params.syn[kernel_min]} --kernel-max {params.syn[kernel_max]}"
+            " --noise {params.syn[noise]} > {log:q} 2>&1"
 
 
 rule sample_pairs:

@@ -14,11 +14,8 @@ rule evaluate:
         SOFTWARE
     params:
         meta=get_eval_meta,
-        model=lambda wildcards, input: (
-            f"--model {shlex.quote(str(Path(input.model).parent))}"
-            if "model" in input.keys()
-            else ""
-        ),
+        # --model DIR, and on known-kernel data the oracle and kernel flags (get_eval_flags)
+        model=get_eval_flags,
         max_size=lambda wildcards: SINGAN_OF[wildcards.method].max_size,
     shell:
         "python -m deblur evaluate --pred {input.pred:q} --sharp {input.sharp:q} --max-size {params.max_size}"

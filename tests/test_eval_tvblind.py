@@ -1,0 +1,203 @@
+"""TV blind deconvolution: valid-convolution algebra, kernel recovery, params, CLI, kernel I/O."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy import signal
+from skimage import data
+
+from deblur.baselines import linear_motion_psf, parse_params, run_baseline
+from deblur.cli import main
+from deblur.data.imageio import read_rgb, write_png
+from deblur.errors import DeblurError
+from deblur.evaluation.metrics import psnr
+from deblur.kernelio import kernel_path_for, read_kernel, write_kernel
+from deblur.tvblind import (
+    TVBlindParams,
+    ValidConv,
+    center_kernel,
+    div,
+    grad,
+    pyramid_levels,
+    tv_blind_deconvolution,
+)
+
+# small enough for a test, large enough for the kernel to be identifiable
+SIDE, KSIZE = 112, 15
+FAST = dict(kernel_size=KSIZE, iterations=300, final_iterations=100)
+
+
+def sharp_image():
+    """An RGB crop of skimage's astronaut (edges in many directions)."""
+    return data.astronaut()[40 : 40 + SIDE, 160 : 160 + SIDE].astype(np.float64) / 255.0
+
+
+def blur_valid(img, kernel, noise=0.003, seed=0):
+    """The forward model: valid convolution of a larger frame, cropped to SIDE, plus noise."""
+    out = np.stack([signal.fftconvolve(img[..., c], kernel, mode="valid") for c in range(3)], -1)
+    return np.clip(out + np.random.default_rng(seed).normal(0, noise, out.shape), 0, 1)
+
+
+def padded_truth(img, ks):
+    h = ks // 2
+    return img[h:-h, h:-h]
+
+
+def test_valid_conv_forward_matches_scipy_and_adjoints_hold():
+    rng = np.random.default_rng(0)
+    u = rng.normal(size=(40, 37))
+    k = rng.uniform(size=(7, 7))
+    conv = ValidConv(u.shape, k.shape)
+    k_hat = conv.kernel_hat(k)
+    fwd = conv.forward(conv.rfft(u), k_hat, u.shape)
+    assert np.allclose(fwd, signal.convolve2d(u, k, mode="valid"))
+    r = rng.normal(size=fwd.shape)
+    # <A u, r> = <u, A* r> (image adjoint) and = <k, G(r, u)> (kernel gradient)
+    assert np.vdot(fwd, r) == pytest.approx(np.vdot(u, conv.adjoint(r, k_hat, u.shape)))
+    g = conv.kernel_gradient(conv.rfft(conv.place(r, u.shape)), conv.rfft(u))
+    assert np.vdot(fwd, r) == pytest.approx(np.vdot(k, g))
+    # div is the negative adjoint of grad
+    px, py = rng.normal(size=u.shape), rng.normal(size=u.shape)
+    gx, gy = grad(u)
+    assert np.vdot(gx, px) + np.vdot(gy, py) == pytest.approx(-np.vdot(u, div(px, py)))
+
+
+def test_pyramid_levels_are_odd_increasing_and_end_at_the_kernel_size():
+    levels = pyramid_levels(31, 3, 0.5**0.5)
+    assert levels[-1] == 31 and levels[0] >= 3
+    assert all(s % 2 == 1 for s in levels) and levels == sorted(set(levels))
+
+
+def test_recovers_a_known_straight_motion_and_improves_psnr():
+    kernel = linear_motion_psf(9, 30, KSIZE)
+    sharp = sharp_image()
+    blurry = blur_valid(sharp, kernel)
+    truth = padded_truth(sharp, KSIZE)
+    out, k = tv_blind_deconvolution(blurry.astype(np.float32), TVBlindParams(**FAST))
+    assert out.shape == blurry.shape and out.dtype == np.float32
+    assert k.shape == (KSIZE, KSIZE) and k.min() >= 0 and k.sum() == pytest.approx(1.0)
+    # a wrong kernel (a delta, or a line across the true one) is at least 1.5 from the truth
+    kernel = center_kernel(kernel)[0]
+    delta_error = np.abs(linear_motion_psf(0, 0, KSIZE) - kernel).sum()
+    across_error = np.abs(linear_motion_psf(9, 120, KSIZE) - kernel).sum()
+    assert min(delta_error, across_error) > 1.5
+    assert np.abs(k - kernel).sum() < 0.5 * min(delta_error, across_error)
+    assert psnr(out, truth.astype(np.float32)) > psnr(blurry.astype(np.float32), truth) + 1.0
+
+
+def test_bad_params_name_the_parameter():
+    assert parse_params("tv_blind", ["kernel_size=21"]) == TVBlindParams(kernel_size=21)
+    for pair, match in (
+        ("kernel_size=20", "kernel_size must be an odd integer"),
+        ("min_kernel_size=41", "min_kernel_size must be <= kernel_size"),
+        ("lambda_min=1", r"lambda_min must be in \(0, lambda_start\]"),
+        ("scale_ratio=1", r"scale_ratio must be in \(0, 1\)"),
+        ("iterations=0", "iterations must be >= 1"),
+        ("kernel_threshold=1", r"kernel_threshold must be in \[0, 1\)"),
+        ("iterations=ten", "tv_blind parameter iterations must be an integer"),
+        ("lambda=0.1", "bad parameter 'lambda=0.1' for tv_blind"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            parse_params("tv_blind", [pair])
+    with pytest.raises(ValueError, match="too small for kernel_size 31"):
+        tv_blind_deconvolution(np.zeros((40, 40, 3), np.float32))
+    with pytest.raises(ValueError, match="image must be"):
+        run_baseline("tv_blind", np.zeros((40, 40)))
+
+
+def test_kernel_png_round_trip_and_errors(tmp_path):
+    k = center_kernel(linear_motion_psf(7, 60, 11))[0]
+    path = write_kernel(tmp_path / "k.png", k)
+    back = read_kernel(path)
+    assert back.shape == k.shape and back.sum() == pytest.approx(1.0)
+    assert np.abs(back - k).max() < 1e-4
+    assert kernel_path_for(tmp_path / "a" / "x.png") == tmp_path / "a" / "x_kernel.png"
+    with pytest.raises(ValueError, match="non-negative"):
+        write_kernel(tmp_path / "bad.png", -k)
+    with pytest.raises(DeblurError, match="cannot read kernel"):
+        read_kernel(tmp_path / "missing.png")
+
+
+def test_cli_writes_the_output_and_its_kernel(tmp_path):
+    blurry = blur_valid(sharp_image(), linear_motion_psf(7, 0, 11))
+    write_png(tmp_path / "blur.png", blurry)
+    out = tmp_path / "tv.png"
+    argv = ["-q", "baseline", "--kind", "tv_blind", "--image", str(tmp_path / "blur.png")]
+    argv += ["--out", str(out), "--info", str(tmp_path / "tv.json")]
+    for pair in ("kernel_size=11", "iterations=20", "final_iterations=10"):
+        argv += ["--param", pair]
+    assert main(argv) == 0
+    assert read_rgb(out).shape == blurry.shape
+    k = read_kernel(tmp_path / "tv_kernel.png")
+    assert k.shape == (11, 11)
+    info = json.loads((tmp_path / "tv.json").read_text())
+    assert info["kind"] == "tv_blind" and info["param_kernel_size"] == 11
+    assert info["kernel_path"] == str(tmp_path / "tv_kernel.png")
+    # a kernel path for a kind without a kernel is refused
+    bad = ["-q", "baseline", "--kind", "identity", "--image", str(tmp_path / "blur.png")]
+    bad += ["--out", str(tmp_path / "id.png"), "--kernel-out", str(tmp_path / "k.png")]
+    assert main(bad) != 0
+
+
+def test_oracle_uses_the_true_kernel_and_blind_kinds_refuse_one():
+    kernel = linear_motion_psf(9, 30, KSIZE)
+    sharp = sharp_image()
+    blurry = blur_valid(sharp, kernel).astype(np.float32)
+    truth = padded_truth(sharp, KSIZE).astype(np.float32)
+    out, info = run_baseline("oracle_tv", blurry, kernel=kernel)
+    assert info["param_tv_lambda"] == TVBlindParams().final_lambda
+    assert psnr(out, truth) > psnr(blurry, truth) + 3.0
+    with pytest.raises(ValueError, match="needs the true kernel"):
+        run_baseline("oracle_tv", blurry)
+    with pytest.raises(ValueError, match="odd side"):
+        run_baseline("oracle_tv", blurry, kernel=np.ones((4, 4)))
+    with pytest.raises(ValueError, match="tv_blind is blind and takes no kernel"):
+        run_baseline("tv_blind", blurry, kernel=kernel)
+    with pytest.raises(ValueError, match="tv_lambda must be > 0"):
+        parse_params("oracle_tv", ["tv_lambda=0"])
+
+
+def test_kernel_error_ignores_shift_and_size_and_error_ratio_is_relative():
+    from deblur.evaluation.kernel_metrics import error_ratio, kernel_error
+
+    k = linear_motion_psf(7, 45, 11)
+    shifted = np.roll(np.pad(k, 4), (2, -3), axis=(0, 1))  # 19 px, off centre
+    assert kernel_error(shifted, k) == pytest.approx(0.0, abs=1e-9)
+    assert kernel_error(linear_motion_psf(0, 0, 11), k) > 1.5
+    with pytest.raises(ValueError, match="estimate must be a non-negative"):
+        kernel_error(-k, k)
+    sharp = np.zeros((4, 4, 3))
+    assert error_ratio(sharp + 0.2, sharp + 0.1, sharp) == pytest.approx(4.0)
+    assert error_ratio(sharp, sharp, sharp) == 1.0
+    with pytest.raises(ValueError, match="oracle has shape"):
+        error_ratio(sharp, sharp[:2], sharp)
+
+
+def test_evaluate_cli_adds_error_ratio_and_kernel_error(tmp_path):
+    import pandas as pd
+
+    sharp = sharp_image()[:64, :64]
+    write_png(tmp_path / "sharp.png", sharp)
+    write_png(tmp_path / "pred.png", np.clip(sharp + 0.1, 0, 1))
+    write_png(tmp_path / "oracle.png", np.clip(sharp + 0.05, 0, 1))
+    k = linear_motion_psf(5, 0, 7)
+    write_kernel(tmp_path / "est.png", k)
+    write_kernel(tmp_path / "true.png", k)
+    argv = ["-q", "evaluate", "--pred", tmp_path / "pred.png", "--sharp", tmp_path / "sharp.png"]
+    argv += ["--max-size", "32", "--out", tmp_path / "m.parquet", "--oracle"]
+    argv += [tmp_path / "oracle.png", "--kernel-est", tmp_path / "est.png"]
+    assert main([str(a) for a in argv]) != 0  # --kernel-est without --kernel-true
+    assert main([str(a) for a in [*argv, "--kernel-true", tmp_path / "true.png"]]) == 0
+    rows = pd.read_parquet(tmp_path / "m.parquet")
+    assert len(rows) == 2 and rows["error_ratio"].between(3.0, 5.0).all()
+    assert rows["kernel_error"].max() < 1e-3
+
+
+def test_a_flat_image_gives_a_valid_kernel_and_the_image_back():
+    flat = np.full((40, 40, 3), 0.5, np.float32)
+    out, k = tv_blind_deconvolution(flat, TVBlindParams(kernel_size=7, iterations=5))
+    assert np.all(np.isfinite(k)) and k.min() >= 0 and k.sum() == pytest.approx(1.0)
+    assert np.allclose(out, 0.5, atol=1e-3)
