@@ -63,7 +63,7 @@ def prepare(blurry: np.ndarray, cfg: SelfDeblurConfig) -> tuple[np.ndarray, int]
         raise ValueError(
             f"image too small: {w}x{h} at max_size {cfg.max_size} with kernel {k} gives a "
             f"{min(h, w) + k - 1} px side, {cfg.levels} levels need {need}; use a larger "
-            "image or kernel_size"
+            "image, max_size or kernel_size"
         )
     return work, k
 
