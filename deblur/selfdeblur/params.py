@@ -72,13 +72,26 @@ def parse_params(items: list[str]) -> dict:
 
 
 def check_params(params: dict) -> dict:
-    """``params`` with values converted to the fields' types; ValueError for an unknown key."""
+    """``params`` with values converted to the fields' types; ValueError for an unknown key.
+
+    A string value is read as ``KEY=VALUE`` text (no field is a string): Snakemake's
+    ``--config`` passes nested values as strings.
+    """
     unknown = sorted(set(params) - set(FIELDS))
     if unknown:
         raise ValueError(
             f"unknown selfdeblur param {', '.join(unknown)}; use one of {', '.join(FIELDS)}"
         )
-    return {key: _check_type(key, value) for key, value in params.items()}
+    return {key: _check_type(key, _from_text(key, value)) for key, value in params.items()}
+
+
+def _from_text(key: str, value: object) -> object:
+    """``value`` with strings (also inside a list) read as JSON text."""
+    if isinstance(value, str):
+        return parse_value(key, value)
+    if isinstance(value, (list, tuple)):
+        return [_from_text(key, v) for v in value]
+    return value
 
 
 def make_config(params: dict) -> SelfDeblurConfig:
