@@ -14,6 +14,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/singan.smk"
 include: "workflow/rules/baselines.smk"
+include: "workflow/rules/selfdeblur.smk"
 include: "workflow/rules/evaluate.smk"
 
 

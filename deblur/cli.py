@@ -22,6 +22,7 @@ COMMANDS = {
     "train": "train",
     "deblur": "deblur",
     "baseline": "baseline",
+    "selfdeblur": "selfdeblur",
     "evaluate": "evaluate",
     "aggregate": "aggregate",
     "study": "study",

@@ -19,6 +19,8 @@ from deblur.baselines import KERNEL_KINDS, ORACLE_KINDS, parse_params
 from deblur.data import gopro, synthetic
 from deblur.errors import DeblurError
 from deblur.evaluation.ladder import ladder_methods
+from deblur.selfdeblur.params import check_params as check_selfdeblur_params
+from deblur.selfdeblur.params import make_config as selfdeblur_config
 from deblur.singan.config import load_config
 from deblur.singan.pyramid import pyramid_sizes
 
@@ -126,7 +128,18 @@ for _m in config["methods"]:
         load_config({**config["singan"], **_m["singan"]})
     except DeblurError as exc:
         _fail(f"methods: {_m['name']!r} singan: {exc}")
-    if _m["kind"] != "singan":
+    if _m["kind"] == "selfdeblur":
+        # the selfdeblur command's own type and range checks, before any job runs
+        if "seed" in _m["params"]:
+            _fail(
+                f"methods: {_m['name']!r} params: seed is set by the selfdeblur section "
+                f"(selfdeblur.seed); remove it from params"
+            )
+        try:
+            selfdeblur_config(_m["params"])
+        except (ValueError, TypeError) as exc:
+            _fail(f"methods: {_m['name']!r} (selfdeblur) params: {exc}")
+    elif _m["kind"] != "singan":
         # the baseline command's own parsing and range checks, before any job runs
         try:
             parse_params(_m["kind"], baseline_param_args(_m["params"]))
@@ -136,7 +149,10 @@ SINGAN_METHODS = [n for n, m in METHODS.items() if m["kind"] == "singan"]
 # method -> its SinGAN settings: the pyramids a singan method trains, a baseline's model resolution
 SETTINGS_OF = {n: {**config["singan"], **m["singan"]} for n, m in METHODS.items()}
 SINGAN_OF = {n: load_config(s) for n, s in SETTINGS_OF.items()}
-BASELINE_METHODS = [n for n, m in METHODS.items() if m["kind"] != "singan"]
+SELFDEBLUR_METHODS = [n for n, m in METHODS.items() if m["kind"] == "selfdeblur"]
+BASELINE_METHODS = [
+    n for n, m in METHODS.items() if m["kind"] not in ("singan", "selfdeblur")
+]
 for _key in ("method", "baseline"):
     if config["paper"][_key] not in METHODS:
         _fail(
@@ -291,6 +307,7 @@ wildcard_constraints:
     ref=_alternatives(sorted({ref for _, ref in MODEL_JOBS})),
     singan_method=_alternatives(SINGAN_METHODS),
     baseline_method=_alternatives(BASELINE_METHODS),
+    selfdeblur_method=_alternatives(SELFDEBLUR_METHODS),
     method=_alternatives(METHODS),
     cfg=_alternatives(sorted(SETTINGS_BY_KEY)),
 
@@ -386,6 +403,28 @@ def get_sheet_references():
     return " ".join(f"--reference {t}" for t in texts)
 
 
+def selfdeblur_params(method):
+    """A selfdeblur method's params, max_size defaulting to its scoring size (the evaluate
+    rule's ``--max-size``), so it works at the resolution it is scored at."""
+    params = check_selfdeblur_params(METHODS[method]["params"])
+    return {"max_size": SINGAN_OF[method].max_size, **params}
+
+
+def get_selfdeblur_flags(wildcards):
+    """``--param key=VALUE ...`` of the method's settings, each shell-quoted."""
+    params = selfdeblur_params(wildcards.selfdeblur_method)
+    args = [
+        f"{k}={json.dumps(list(v) if isinstance(v, tuple) else v)}"
+        for k, v in sorted(params.items())
+    ]
+    return " ".join(f"--param {shlex.quote(a)}" for a in args)
+
+
+def selfdeblur_checkpoint(wildcards):
+    """Where a selfdeblur job keeps its resume file (deleted when it finishes)."""
+    return f"results/checkpoints/selfdeblur/{wildcards.selfdeblur_method}/{wildcards.pair}.ckpt"
+
+
 def get_train_settings(wildcards):
     """``--settings-json '{...}'``: the pyramid's SinGAN settings, typed, shell-quoted."""
     settings = json.dumps(SETTINGS_BY_KEY[wildcards.cfg], sort_keys=True)
@@ -400,6 +439,9 @@ def get_eval_inputs(wildcards):
     if ORACLE_METHOD and known and METHODS[wildcards.method]["kind"] in KERNEL_KINDS:
         inputs["oracle"] = f"results/deblurred/{ORACLE_METHOD}/{wildcards.pair}.png"
         inputs["kernel"] = str(known)
+    if METHODS[wildcards.method]["kind"] == "selfdeblur":
+        # its resolved settings (kernel size, working size, losses) join the metrics row
+        inputs["info"] = f"results/deblurred/{wildcards.method}/{wildcards.pair}.json"
     inputs["sharp"] = get_sharp(wildcards)
     return inputs
 
@@ -429,6 +471,10 @@ def get_eval_meta(wildcards):
             deblur_noise=m["noise"],
             deblur_seed=config["inference"]["seed"],
         )
+    elif m["kind"] == "selfdeblur":
+        # its settings as run (max_size resolved); every field also arrives from its info JSON
+        params = selfdeblur_params(m["name"])
+        meta.update(baseline_params=json.dumps(params, sort_keys=True))
     else:
         meta.update(baseline_params=json.dumps(m["params"], sort_keys=True))
     return json.dumps(meta, sort_keys=True)
@@ -481,6 +527,11 @@ def get_all_benchmarks():
     files += expand(
         "results/benchmarks/deblur_baseline/{method}/{pair}.tsv",
         method=BASELINE_METHODS,
+        pair=PAIR_IDS,
+    )
+    files += expand(
+        "results/benchmarks/deblur_selfdeblur/{method}/{pair}.tsv",
+        method=SELFDEBLUR_METHODS,
         pair=PAIR_IDS,
     )
     files += expand(

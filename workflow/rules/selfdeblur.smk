@@ -1,0 +1,30 @@
+# SelfDeblur: one optimisation per method x pair (gpu when its device is not cpu), resumable.
+
+
+rule deblur_selfdeblur:
+    input:
+        blurry=get_blurry,
+    output:
+        image="results/deblurred/{selfdeblur_method}/{pair}.png",
+        kernel="results/deblurred/{selfdeblur_method}/{pair}.kernel.png",
+        info="results/deblurred/{selfdeblur_method}/{pair}.json",
+    log:
+        "logs/deblur_selfdeblur/{selfdeblur_method}/{pair}.log",
+    benchmark:
+        "results/benchmarks/deblur_selfdeblur/{selfdeblur_method}/{pair}.tsv"
+    conda:
+        SOFTWARE
+    threads: config["selfdeblur"]["threads"]
+    resources:
+        **job_resources("selfdeblur"),
+    params:
+        flags=get_selfdeblur_flags,
+        # outside the outputs, so a killed job's checkpoint survives Snakemake's cleanup
+        checkpoint=lambda wildcards: selfdeblur_checkpoint(wildcards),
+        device=config["selfdeblur"]["device"],
+        seed=config["selfdeblur"]["seed"],
+    shell:
+        "python -m deblur selfdeblur --image {input.blurry:q} --out {output.image:q}"
+        " --kernel-out {output.kernel:q} --info {output.info:q}"
+        " --checkpoint {params.checkpoint:q} {params.flags} --device {params.device}"
+        " --seed {params.seed} --threads {threads} > {log:q} 2>&1"
