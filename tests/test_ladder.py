@@ -151,6 +151,7 @@ def test_gpu_ladder_script_dry_run_on_cpu(tmp_path):
 
 
 def _dry_run(tmp_path, *config):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     from workflow_helpers import make_workdir, snakemake
 
     work = make_workdir(tmp_path, "tiny.yaml")
@@ -206,3 +207,24 @@ def test_ladder_config_expands_cells_into_methods(tmp_path):
 def test_impossible_per_method_settings_fail_at_parse_time(tmp_path, methods, expected):
     proc = _dry_run(tmp_path, methods, "paper={method: bad}")
     assert proc.returncode != 0 and expected in proc.stdout + proc.stderr
+
+
+def test_steps_beyond_the_pyramid_fail_at_parse_time_and_ladder_cells_drop_them(tmp_path):
+    # tiny.yaml: 96x54 frames, min_size 16 -> a 40-px pyramid has 3 scales, so k <= 2
+    proc = _dry_run(
+        tmp_path / "a",
+        "methods=[{name: identity, kind: identity}, {name: deep, kind: singan, steps: 3}]",
+        "paper={method: deep}",
+    )
+    assert proc.returncode != 0
+    assert "methods: 'deep': steps 3 needs more than the 3 scales" in proc.stdout + proc.stderr
+    proc = _dry_run(
+        tmp_path / "b",
+        "ladder={cells: [[40, 3]], steps: [1, 2, 3],"
+        " baselines: [{name: identity, kind: identity}]}",
+        "paper={method: singan_s40_n3_k1}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "skipping ladder method singan_s40_n3_k3" in proc.stdout + proc.stderr
+    assert "results/metrics/singan_s40_n3_k2/" in proc.stdout
+    assert "singan_s40_n3_k3/" not in proc.stdout

@@ -47,15 +47,20 @@ def _coerce_cli_strings(value, schema):
 
 config.update(_coerce_cli_strings(config, yaml.safe_load(SCHEMA.read_text())))
 validate(config, str(SCHEMA))
+LADDER_NAMES = (
+    set()
+)  # methods the ladder generated (a k its cell cannot run is dropped)
 if config["ladder"]["cells"]:
     try:
-        config["methods"] = config["methods"] + ladder_methods(
+        _ladder = ladder_methods(
             config["ladder"]["cells"],
             config["ladder"]["steps"],
             config["ladder"]["baselines"],
         )
     except ValueError as exc:
         raise WorkflowError(f"configuration error: {exc}")
+    config["methods"] = config["methods"] + _ladder
+    LADDER_NAMES = {m["name"] for m in _ladder}
     config["ladder"][
         "cells"
     ] = []  # expanded: a second parse of this config adds nothing
@@ -278,6 +283,44 @@ if ORACLE_METHOD is not None:
             "use a known-kernel dataset (dataset.synthetic.mode: uniform, or a kernel/ folder "
             "beside sharp/) or drop the method"
         )
+
+
+def _steps_beyond_pyramid():
+    """g0 methods whose k exceeds scales - 1 of a pyramid they use (the image would shrink below
+    the coarsest scale): ``{name: why}``."""
+    found = {}
+    for name in SINGAN_METHODS:
+        m = METHODS[name]
+        if m["mode"] != "g0":
+            continue
+        refs = sorted({r.reference_id for r in REFERENCES[name].values()})
+        singan = SINGAN_OF[name]
+        n, (width, height) = min(_num_scales(ref, singan) for ref in refs)
+        if m["steps"] > n - 1:
+            found[name] = (
+                f"steps {m['steps']} needs more than the {n} scales of its pyramids "
+                f"({width}x{height} reference frames, singan max_size {singan.max_size}, "
+                f"min_size {singan.min_size}); use 1..{n - 1}"
+            )
+    return found
+
+
+try:
+    for _name, _why in _steps_beyond_pyramid().items():
+        if _name not in LADDER_NAMES:
+            _fail(f"methods: {_name!r}: {_why}")
+        # a ladder cell too small for this k: dropped whole, logged and listed as not run
+        SKIPPED[_name] = _why
+        logger.warning(f"skipping ladder method {_name}: {_why}")
+        del METHODS[_name], REFERENCES[_name]
+except DeblurError as exc:
+    _fail(str(exc))
+SINGAN_METHODS = [n for n in SINGAN_METHODS if n not in SKIPPED]
+if config["paper"]["method"] in SKIPPED:
+    _fail(
+        f"paper.method {config['paper']['method']!r} cannot run: "
+        f"{SKIPPED[config['paper']['method']]}"
+    )
 # singan method -> model key; key -> the settings its pyramids train with
 MODEL_KEY_OF = {n: model_key(SINGAN_OF[n]) for n in SINGAN_METHODS}
 SETTINGS_BY_KEY = {MODEL_KEY_OF[n]: SETTINGS_OF[n] for n in SINGAN_METHODS}
@@ -363,7 +406,8 @@ def get_deblur_flags(wildcards):
 
 def get_baseline_flags(wildcards):
     """``--param key=VALUE ...``, each value shell-quoted (the flags stay separate words), and
-    ``--kernel PNG`` for an oracle (only there, so the other methods' commands are as before)."""
+    ``--kernel PNG`` for an oracle (only there, so the other methods' commands are as before).
+    """
     m = METHODS[wildcards.baseline_method]
     args = baseline_param_args(m["params"])
     flags = [f"--param {shlex.quote(a)}" for a in args]
@@ -382,7 +426,8 @@ def get_baseline_kernel(wildcards):
 def get_eval_flags(wildcards, input):
     """``--model DIR`` for singan methods; for a kernel-estimating method on a pair with a known
     kernel and an oracle method configured, ``--oracle``, ``--kernel-est`` and ``--kernel-true``
-    (adding error_ratio and kernel_error). Empty otherwise, so existing commands are unchanged."""
+    (adding error_ratio and kernel_error). Empty otherwise, so existing commands are unchanged.
+    """
     flags = []
     if "model" in input.keys():
         flags.append(f"--model {shlex.quote(str(Path(input.model).parent))}")
