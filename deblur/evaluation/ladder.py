@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from deblur.evaluation.settings import RESOLUTIONS
+
 # metrics columns that identify a cell's row (recorded from model.json / evaluate)
 CELL_COLUMNS = ("max_size", "min_size", "num_scales", "niter", "precision")
 SINGAN_PATTERN = r"singan_s\d+_n\d+_k\d+"
@@ -142,8 +144,10 @@ def ladder_table(metrics: pd.DataFrame, baseline: str = "identity") -> pd.DataFr
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    order = ["dataset", "resolution", "max_size", "niter", "steps"]
-    return table.sort_values(order).reset_index(drop=True)
+    # model resolution (the paper's) first, as every table of the pipeline
+    table["_r"] = table["resolution"].map({r: i for i, r in enumerate(RESOLUTIONS)})
+    order = ["dataset", "_r", "max_size", "niter", "steps"]
+    return table.sort_values(order).drop(columns="_r").reset_index(drop=True)
 
 
 def per_pair(metrics: pd.DataFrame, baseline: str = "identity") -> pd.DataFrame:
@@ -186,7 +190,7 @@ def ladder_markdown(
         "| max_size | scales | niter | k | pairs | PSNR | blurry | Δ PSNR | SSIM | blurry "
         "| Δ SSIM | train s | precision | config |"
     )
-    for (dataset, resolution), group in table.groupby(["dataset", "resolution"], sort=True):
+    for (dataset, resolution), group in table.groupby(["dataset", "resolution"], sort=False):
         lines += [f"## {dataset}, {resolution} resolution", "", header, "|" + "---|" * 14]
         for r in group.itertuples():
             lines.append(
