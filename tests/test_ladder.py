@@ -184,7 +184,7 @@ def test_ladder_config_expands_cells_into_methods(tmp_path):
         "paper={method: singan_s32_n3_k1}",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for name in ("singan_s40_n4_k3", "identity_s32", "identity_s40"):
+    for name in ("singan_s40_n4_k1", "identity_s32", "identity_s40"):
         assert f"results/metrics/{name}/" in proc.stdout
     assert "--max-size 32" in proc.stdout and "--max-size 40" in proc.stdout
 

@@ -295,7 +295,10 @@ def _steps_beyond_pyramid():
             continue
         refs = sorted({r.reference_id for r in REFERENCES[name].values()})
         singan = SINGAN_OF[name]
-        n, (width, height) = min(_num_scales(ref, singan) for ref in refs)
+        try:
+            n, (width, height) = min(_num_scales(ref, singan) for ref in refs)
+        except DeblurError:
+            continue  # a frame too small for any pyramid: its training job says so
         if m["steps"] > n - 1:
             found[name] = (
                 f"steps {m['steps']} needs more than the {n} scales of its pyramids "
