@@ -3,7 +3,8 @@
 Rows PSNR and SSIM, columns model and full resolution. Lines are means over pairs, the small
 points each pair; the dashed line of a size's colour is the blurry input scored at that size's
 model resolution (at full resolution all sizes share it), the red dotted line the paper's value.
-Datasets are told apart by marker (real GoPro pairs: circles, synthetic pairs: squares).
+Datasets are told apart by marker (real GoPro pairs: circles, synthetic pairs: squares) and
+the blurry input's line (dashed, dash-dotted).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from deblur.evaluation.ladder import SINGAN_PATTERN, per_pair
 from deblur.figures.style import METRIC_LABELS, REFERENCE_COLOR
 
 MARKERS = {"gopro": "o", "synthetic": "s"}
+BLURRY_LINES = {"gopro": "--", "synthetic": "-."}  # the blurry input's line, per dataset
 POINT_JITTER = 0.04  # per-pair points spread this much around their niter, in log10 units
 JITTER_SEED = 0
 RESOLUTIONS = ("model", "full")
@@ -67,7 +69,7 @@ def plot_ladder(metrics: pd.DataFrame, reported: dict[str, float], steps: int = 
                     ax.axhline(
                         base[metric].mean(),
                         color=color,
-                        linestyle="--",
+                        linestyle=BLURRY_LINES.get(dataset, "--"),
                         linewidth=1,
                         label=f"blurry input {size} px ({dataset})",
                     )
