@@ -10,7 +10,6 @@ summarise the finished metrics table per cell.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from deblur.evaluation.settings import RESOLUTIONS
+from deblur.evaluation.tables import load_model_info
 
 # metrics columns that identify a cell's row (recorded from model.json / evaluate)
 CELL_COLUMNS = ("max_size", "min_size", "num_scales", "niter", "precision")
@@ -207,13 +207,14 @@ def scale_times(model_dirs: Iterable[str | os.PathLike]) -> pd.DataFrame:
     """Per pyramid and scale: size, channels and seconds per iteration, from each finished model
     directory's ``model.json`` and ``train_log.tsv``.
 
-    Raises ``ValueError`` naming a directory that is not a finished model.
+    Raises ``DeblurError`` (from :func:`~deblur.evaluation.tables.load_model_info`) for a
+    directory without a finished ``model.json``, ``ValueError`` for an unreadable train log.
     """
     rows = []
     for model_dir in model_dirs:
         model_dir = Path(model_dir)
+        info = load_model_info(model_dir)
         try:
-            info = json.loads((model_dir / "model.json").read_text())
             log = pd.read_csv(model_dir / "train_log.tsv", sep="\t")
         except (OSError, ValueError) as exc:
             raise ValueError(f"{model_dir} is not a finished model directory: {exc}") from None

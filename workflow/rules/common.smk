@@ -115,6 +115,8 @@ def baseline_param_args(params):
 
 
 METHODS = {}
+# method -> its SinGAN settings: the pyramids a singan method trains, a baseline's model resolution
+SETTINGS_OF, SINGAN_OF = {}, {}
 for _m in config["methods"]:
     if _m["name"] in METHODS:
         _fail(
@@ -129,8 +131,9 @@ for _m in config["methods"]:
         )
     METHODS[_m["name"]] = _m
     # the method's own SinGAN settings over the global ones (the pyramid-size ladder)
+    SETTINGS_OF[_m["name"]] = {**config["singan"], **_m["singan"]}
     try:
-        load_config({**config["singan"], **_m["singan"]})
+        SINGAN_OF[_m["name"]] = load_config(SETTINGS_OF[_m["name"]])
     except DeblurError as exc:
         _fail(f"methods: {_m['name']!r} singan: {exc}")
     if _m["kind"] == "selfdeblur":
@@ -151,9 +154,6 @@ for _m in config["methods"]:
         except (ValueError, TypeError) as exc:
             _fail(f"methods: {_m['name']!r} ({_m['kind']}) params: {exc}")
 SINGAN_METHODS = [n for n, m in METHODS.items() if m["kind"] == "singan"]
-# method -> its SinGAN settings: the pyramids a singan method trains, a baseline's model resolution
-SETTINGS_OF = {n: {**config["singan"], **m["singan"]} for n, m in METHODS.items()}
-SINGAN_OF = {n: load_config(s) for n, s in SETTINGS_OF.items()}
 SELFDEBLUR_METHODS = [n for n, m in METHODS.items() if m["kind"] == "selfdeblur"]
 BASELINE_METHODS = [
     n for n, m in METHODS.items() if m["kind"] not in ("singan", "selfdeblur")
@@ -247,15 +247,20 @@ def _num_scales(reference_id, singan):
     return len(pyramid_sizes(height, width, singan, name=name)[0]), (width, height)
 
 
+def _shallowest_pyramid(name):
+    """(scales, (width, height)) of the shallowest pyramid singan method ``name`` uses."""
+    refs = sorted({r.reference_id for r in REFERENCES[name].values()})
+    return min(_num_scales(ref, SINGAN_OF[name]) for ref in refs)
+
+
 def _check_inject_scales():
     """An explicit inject_scale must name a scale of every pyramid its method uses."""
     for name in SINGAN_METHODS:
         m = METHODS[name]
         if m["mode"] != "inject" or m["inject_scale"] is None:
             continue
-        refs = sorted({r.reference_id for r in REFERENCES[name].values()})
         singan = SINGAN_OF[name]
-        n, (width, height) = min(_num_scales(ref, singan) for ref in refs)
+        n, (width, height) = _shallowest_pyramid(name)
         top = n - 1
         if not (1 <= m["inject_scale"] <= top or -top <= m["inject_scale"] <= -1):
             _fail(
@@ -293,10 +298,9 @@ def _steps_beyond_pyramid():
         m = METHODS[name]
         if m["mode"] != "g0":
             continue
-        refs = sorted({r.reference_id for r in REFERENCES[name].values()})
         singan = SINGAN_OF[name]
         try:
-            n, (width, height) = min(_num_scales(ref, singan) for ref in refs)
+            n, (width, height) = _shallowest_pyramid(name)
         except DeblurError:
             continue  # a frame too small for any pyramid: its training job says so
         if m["steps"] > n - 1:
@@ -308,16 +312,13 @@ def _steps_beyond_pyramid():
     return found
 
 
-try:
-    for _name, _why in _steps_beyond_pyramid().items():
-        if _name not in LADDER_NAMES:
-            _fail(f"methods: {_name!r}: {_why}")
-        # a ladder cell too small for this k: dropped whole, logged and listed as not run
-        SKIPPED[_name] = _why
-        logger.warning(f"skipping ladder method {_name}: {_why}")
-        del METHODS[_name], REFERENCES[_name]
-except DeblurError as exc:
-    _fail(str(exc))
+for _name, _why in _steps_beyond_pyramid().items():
+    if _name not in LADDER_NAMES:
+        _fail(f"methods: {_name!r}: {_why}")
+    # a ladder cell too small for this k: dropped whole, logged and listed as not run
+    SKIPPED[_name] = _why
+    logger.warning(f"skipping ladder method {_name}: {_why}")
+    del METHODS[_name], REFERENCES[_name]
 SINGAN_METHODS = [n for n in SINGAN_METHODS if n not in SKIPPED]
 if config["paper"]["method"] in SKIPPED:
     _fail(
