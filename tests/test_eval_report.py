@@ -13,7 +13,13 @@ from deblur.errors import DeblurError
 from deblur.evaluation.cost import COST_DTYPES, read_benchmarks
 from deblur.evaluation.paper_table import paper_table, rounding_interval, verdict
 from deblur.evaluation.settings import ReportSettings
-from deblur.evaluation.statistics import bootstrap_ci, paired_differences, summarize, wilcoxon_p
+from deblur.evaluation.statistics import (
+    bootstrap_ci,
+    bootstrap_interval,
+    paired_differences,
+    summarize,
+    wilcoxon_p,
+)
 from deblur.evaluation.tables import load_metrics, metrics_frame, write_parquet
 
 SETTINGS = ReportSettings(n_boot=2000)
@@ -45,6 +51,18 @@ def fake_metrics(means, n=12, seed=0, resolutions=("model", "full")):
     return metrics_frame(rows)
 
 
+def test_bootstrap_interval_keeps_columns_paired_and_offers_bca():
+    x = np.random.default_rng(2).normal(20, 2, 30)
+    settings = ReportSettings(n_boot=2000)
+    low, high = bootstrap_interval(np.stack([x, x + 1.0], axis=1), settings)
+    # one set of resampling indices for both columns: the second interval is the first + 1
+    assert low[1] - low[0] == pytest.approx(1.0) and high[1] - high[0] == pytest.approx(1.0)
+    bca = bootstrap_ci(x, n_boot=2000, method="BCa")
+    assert bca[0] < x.mean() < bca[1] and bca != bootstrap_ci(x, n_boot=2000)
+    with pytest.raises(ValueError, match="ci_method"):
+        ReportSettings(ci_method="bca")
+
+
 def test_bootstrap_ci_contains_the_mean_and_is_seeded():
     x = np.random.default_rng(1).normal(20, 2, 50)
     low, high = bootstrap_ci(x, n_boot=4000, seed=0)
@@ -53,7 +71,7 @@ def test_bootstrap_ci_contains_the_mean_and_is_seeded():
     assert high - low == pytest.approx(2 * 1.96 * x.std(ddof=1) / np.sqrt(50), rel=0.15)
     assert bootstrap_ci(x, n_boot=4000, seed=0) == (low, high)
     assert bootstrap_ci(x, n_boot=4000, seed=1) != (low, high)
-    assert bootstrap_ci([3.0], n_boot=100) == (3.0, 3.0)
+    assert all(np.isnan(bootstrap_ci([3.0], n_boot=100)))  # one pair: no interval
     with pytest.raises(ValueError, match="non-empty"):
         bootstrap_ci([])
 

@@ -18,7 +18,7 @@ def add_report_options(
     """Add --reported-psnr/-ssim, --reproduced-method, --baseline-method, --resolution,
     --n-boot and --seed with ``defaults``' values (a ReportSettings); the three method and
     resolution helps say what each command does with them."""
-    from deblur.evaluation.settings import RESOLUTIONS
+    from deblur.evaluation.settings import CI_METHODS, RESOLUTIONS
 
     parser.add_argument(
         "--reported-psnr", type=float, default=defaults.reported_psnr, help="the paper's PSNR (dB)"
@@ -42,6 +42,12 @@ def add_report_options(
     parser.add_argument(
         "--seed", type=int, default=defaults.seed, help="bootstrap seed (default: %(default)s)"
     )
+    parser.add_argument(
+        "--ci-method",
+        choices=CI_METHODS,
+        default=defaults.ci_method,
+        help="bootstrap interval of scipy.stats.bootstrap (default: %(default)s)",
+    )
 
 
 def report_options(args: argparse.Namespace) -> dict:
@@ -54,6 +60,7 @@ def report_options(args: argparse.Namespace) -> dict:
         resolution=args.resolution,
         n_boot=args.n_boot,
         seed=args.seed,
+        ci_method=args.ci_method,
     )
 
 

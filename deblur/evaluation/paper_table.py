@@ -11,7 +11,7 @@ import math
 import pandas as pd
 
 from deblur.evaluation.cost import BENCHMARK_SECONDS_TEXT, TRAIN_SECONDS_TEXT
-from deblur.evaluation.formatting import format_ci, format_metric, format_p
+from deblur.evaluation.formatting import format_ci, format_metric, format_p, is_missing
 from deblur.evaluation.metrics import METRIC_CONVENTION
 from deblur.evaluation.settings import RESOLUTIONS, ReportSettings
 
@@ -36,8 +36,10 @@ def verdict(reported: float, low: float, high: float) -> str:
     """Where the reported value sits relative to a reproduced CI: 'inside', 'below' or 'above'.
 
     The reported value is taken as the interval its printed digits stand for, so 0.52 is
-    consistent with a CI [0.524, 0.56].
+    consistent with a CI [0.524, 0.56]. Without an interval (fewer than two pairs): 'n/a'.
     """
+    if is_missing(low) or is_missing(high):
+        return "n/a"
     r_low, r_high = rounding_interval(reported)
     if r_high < low:
         return "below"
@@ -129,8 +131,9 @@ def _paired_section(paired: pd.DataFrame, settings: ReportSettings) -> list:
         f"## Paired differences vs `{settings.baseline_method}`",
         "",
         f"Per pair, method minus `{settings.baseline_method}` on the pairs both have (positive: "
-        f"higher than the blurry input); mean with a {settings.confidence:.0%} paired percentile "
-        f"bootstrap CI ({settings.n_boot} resamples of pairs, seed {settings.seed}); p: two-sided "
+        f"higher than the blurry input); mean with a {settings.confidence:.0%} paired "
+        f"{settings.ci_method} bootstrap CI ({settings.n_boot} resamples of pairs, "
+        f"seed {settings.seed}); p: two-sided "
         "Wilcoxon signed-rank test (scipy, zero differences dropped); better/worse: pair counts.",
         "",
     ]
@@ -200,9 +203,10 @@ def paper_table(
         f"method `{settings.reproduced_method}`; blurry-input baseline: method "
         f"`{settings.baseline_method}`.",
         "",
-        f"Intervals: {settings.confidence:.0%} percentile bootstrap of the mean over pairs "
-        f"({settings.n_boot} resamples, seed {settings.seed}). A reported value counts as inside "
-        "an interval if the range its printed digits stand for (0.52: [0.515, 0.525]) overlaps it.",
+        f"Intervals: {settings.confidence:.0%} {settings.ci_method} bootstrap of the mean over "
+        f"pairs ({settings.n_boot} resamples, seed {settings.seed}). A reported value counts as "
+        "inside an interval if the range its printed digits stand for (0.52: [0.515, 0.525]) "
+        "overlaps it.",
         "",
         f"Metric convention: `{convention}`.",
         "",

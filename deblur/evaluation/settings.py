@@ -14,6 +14,7 @@ RESOLUTIONS = ("model", "full")
 METRICS = ("psnr", "ssim")
 METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM"}
 DIGITS = {"psnr": 2, "ssim": 3}  # decimals in every Markdown table
+CI_METHODS = ("percentile", "BCa", "basic")  # scipy.stats.bootstrap's interval methods
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class ReportSettings:
         Seed of the bootstrap generator (the same resampling indices for every group of equal n).
     confidence : float
         Confidence level of the intervals.
+    ci_method : str
+        Bootstrap interval of :func:`scipy.stats.bootstrap`: ``percentile`` (the default: the
+        interval every measured table in the README reports), ``BCa`` (bias-corrected and
+        accelerated; NaN on constant data) or ``basic``.
     """
 
     reported_psnr: float = 15.3
@@ -46,8 +51,11 @@ class ReportSettings:
     n_boot: int = 10_000
     seed: int = 0
     confidence: float = 0.95
+    ci_method: str = "percentile"
 
     def __post_init__(self):
+        if self.ci_method not in CI_METHODS:
+            raise ValueError(f"ci_method must be one of {CI_METHODS}, got {self.ci_method!r}")
         if self.resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution!r}")
         if self.n_boot < 1:

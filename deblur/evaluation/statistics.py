@@ -1,9 +1,10 @@
 """Statistics over pairs: per-method summaries with bootstrap CIs and paired differences.
 
-Pure functions of the metrics table (seeded bootstrap, sorted rows), so the same metrics always
-give byte-identical tables: :func:`summarize` (n, mean, std, percentile bootstrap CI per method
-x resolution, with the method's settings), :func:`paired_differences` (per method vs the
-baseline on the same pairs: mean difference, paired bootstrap CI, Wilcoxon signed-rank p).
+Pure functions of the metrics table (seeded :func:`scipy.stats.bootstrap`, sorted rows), so
+the same metrics always give byte-identical tables: :func:`summarize` (n, mean, std, bootstrap
+CI (percentile by default, BCa or basic on request) per method x resolution, with the method's
+settings), :func:`paired_differences` (per method vs the baseline on the same pairs: mean
+difference, paired bootstrap CI, Wilcoxon signed-rank p).
 """
 
 from __future__ import annotations
@@ -39,40 +40,54 @@ SETTINGS_COLUMNS = (
 )
 
 
-def bootstrap_means(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """Means of ``n_boot`` resamples (with replacement) of ``values`` along axis 0.
+def bootstrap_interval(
+    values: np.ndarray, settings: ReportSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """``settings.ci_method`` bootstrap interval of the mean of ``values`` along axis 0.
 
-    ``values`` may be (n,) or (n, k): rows are resampled together, so paired columns stay
-    paired. A fresh ``numpy.random.default_rng(seed)`` per call makes every group's interval
-    independent of which other groups exist.
+    ``values`` may be (n,) or (n, k): rows are resampled together (one set of resampling
+    indices for all k columns), so paired columns stay paired. :func:`scipy.stats.bootstrap`
+    does the work, vectorised and seeded with a fresh ``numpy.random.default_rng(settings.seed)``
+    per call, so every group's interval is independent of which other groups exist. Fewer than
+    two values have no interval (NaN); so has a BCa interval of constant data.
     """
+    from scipy.stats import bootstrap
+
     values = np.asarray(values, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    n = len(values)
-    out = np.empty((n_boot,) + values.shape[1:])
-    chunk = max(1, 2_000_000 // max(n, 1))  # bound memory for large n
-    for start in range(0, n_boot, chunk):
-        stop = min(start + chunk, n_boot)
-        idx = rng.integers(0, n, size=(stop - start, n))
-        out[start:stop] = values[idx].mean(axis=1)
-    return out
-
-
-def percentile_ci(boot: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval of bootstrap replicates (along axis 0)."""
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(boot, [alpha, 1 - alpha], axis=0)
-    return low, high
+    shape = values.shape[1:]
+    if len(values) < 2:
+        return np.full(shape, math.nan), np.full(shape, math.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # degenerate (constant) data: BCa is NaN, said above
+        result = bootstrap(
+            (values,),
+            np.mean,
+            n_resamples=settings.n_boot,
+            confidence_level=settings.confidence,
+            method=settings.ci_method,
+            axis=0,
+            vectorized=True,
+            batch=max(1, 2_000_000 // len(values)),  # bound memory for large n
+            rng=np.random.default_rng(settings.seed),
+        )
+    ci = result.confidence_interval
+    return np.asarray(ci.low, dtype=np.float64), np.asarray(ci.high, dtype=np.float64)
 
 
 def bootstrap_ci(
-    values: Sequence[float], n_boot: int = 10_000, seed: int = 0, confidence: float = 0.95
+    values: Sequence[float],
+    n_boot: int = 10_000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    method: str = "percentile",
 ) -> tuple[float, float]:
-    """Percentile bootstrap ``confidence`` interval of the mean of ``values``."""
+    """Bootstrap ``confidence`` interval (``method``: percentile, basic or BCa) of the mean of
+    ``values``; NaN for a single value."""
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 1 or len(values) == 0:
         raise ValueError(f"values must be a non-empty 1-D sequence, got shape {values.shape}")
-    low, high = percentile_ci(bootstrap_means(values, n_boot, seed), confidence)
+    settings = ReportSettings(n_boot=n_boot, seed=seed, confidence=confidence, ci_method=method)
+    low, high = bootstrap_interval(values, settings)
     return float(low), float(high)
 
 
@@ -102,8 +117,7 @@ def summarize(metrics: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
     for (method, resolution), g in groups:
         row: dict[str, object] = {"method": method, "resolution": resolution, "n": len(g)}
         values = g[list(METRICS)].to_numpy(dtype=np.float64)
-        boot = bootstrap_means(values, settings.n_boot, settings.seed)
-        low, high = percentile_ci(boot, settings.confidence)
+        low, high = bootstrap_interval(values, settings)
         for i, m in enumerate(METRICS):
             row[f"{m}_mean"] = float(values[:, i].mean())
             row[f"{m}_std"] = float(values[:, i].std(ddof=1)) if len(g) > 1 else math.nan
@@ -165,12 +179,11 @@ def metric_differences(joined: pd.DataFrame, suffix: str) -> np.ndarray:
 
 def paired_stats(diff: np.ndarray, settings: ReportSettings) -> dict[str, float]:
     """Per metric (``diff``'s columns, in :data:`METRICS` order), the :data:`DIFF_STATS`: mean
-    difference, paired percentile bootstrap CI of the mean (pairs resampled jointly for all
+    difference, paired bootstrap CI of the mean (pairs resampled jointly for all
     metrics) and the Wilcoxon signed-rank p; NaN where there are no pairs."""
     low = high = np.full(len(METRICS), math.nan)
     if len(diff):
-        boot = bootstrap_means(diff, settings.n_boot, settings.seed)
-        low, high = percentile_ci(boot, settings.confidence)
+        low, high = bootstrap_interval(diff, settings)
     row: dict[str, float] = {}
     for i, m in enumerate(METRICS):
         d = diff[:, i]

@@ -29,11 +29,10 @@ from deblur.evaluation.formatting import is_missing
 from deblur.evaluation.settings import METRICS, RESOLUTIONS, StudySettings
 from deblur.evaluation.statistics import (
     DIFF_STATS,
-    bootstrap_means,
+    bootstrap_interval,
     metric_differences,
     paired_differences,
     paired_stats,
-    percentile_ci,
     summarize,
 )
 from deblur.evaluation.tables import BOOL, FLOAT, INT, STRING, typed_frame
@@ -405,7 +404,7 @@ BY_SEQUENCE_DTYPES = {
 def by_sequence(ablation: pd.DataFrame, settings: StudySettings) -> pd.DataFrame:
     """Per variant x resolution x sequence: mean scores, the baseline's mean on the same pairs
     (the sequence's blur strength: lower means stronger blur) and the mean difference to the
-    baseline with a paired bootstrap CI over the sequence's pairs (a point when n = 1)."""
+    baseline with a paired bootstrap CI over the sequence's pairs (none when n = 1)."""
     rows = []
     keys = ["method", "resolution", "sequence"]
     for (method, resolution, sequence), g in ablation.groupby(keys, sort=True, dropna=False):
@@ -419,9 +418,7 @@ def by_sequence(ablation: pd.DataFrame, settings: StudySettings) -> pd.DataFrame
             row[f"{m}_vs_baseline_mean"] = float(d.mean()) if len(d) else math.nan
             low = high = math.nan
             if len(d):
-                lo, hi = percentile_ci(
-                    bootstrap_means(d, settings.n_boot, settings.seed), settings.confidence
-                )
+                lo, hi = bootstrap_interval(d, settings)
                 low, high = float(lo), float(hi)
             row[f"{m}_vs_baseline_ci_low"], row[f"{m}_vs_baseline_ci_high"] = low, high
         rows.append(row)

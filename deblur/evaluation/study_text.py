@@ -148,8 +148,8 @@ def ablation_markdown(
         + (f", {', '.join(map(str, scales))} scales" if scales else "")
         + "; every variant with the same reference image uses the same trained pyramid.",
         "",
-        f"Statistics over pairs: means with {settings.confidence:.0%} percentile bootstrap CIs "
-        f"({settings.n_boot} resamples, seed {settings.seed}); Δ = variant − "
+        f"Statistics over pairs: means with {settings.confidence:.0%} {settings.ci_method} "
+        f"bootstrap CIs ({settings.n_boot} resamples, seed {settings.seed}); Δ = variant − "
         f"`{settings.baseline_method}` (the blurry input) on the same pair, with a paired "
         "bootstrap CI (pairs resampled, both methods together) and a two-sided Wilcoxon "
         "signed-rank p (scipy, zero differences dropped). p-values are per comparison, not "

@@ -536,7 +536,7 @@ def get_report_flags():
         f"--reported-psnr {paper['psnr']} --reported-ssim {paper['ssim']}"
         f" --reproduced-method {paper['method']} --baseline-method {paper['baseline']}"
         f" --resolution {evaluate['resolution']} --n-boot {evaluate['n_boot']}"
-        f" --seed {evaluate['bootstrap_seed']}"
+        f" --seed {evaluate['bootstrap_seed']} --ci-method {evaluate['ci_method']}"
     )
 
 
