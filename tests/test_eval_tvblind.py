@@ -189,11 +189,19 @@ def test_evaluate_cli_adds_error_ratio_and_kernel_error(tmp_path):
     argv = ["-q", "evaluate", "--pred", tmp_path / "pred.png", "--sharp", tmp_path / "sharp.png"]
     argv += ["--max-size", "32", "--out", tmp_path / "m.parquet", "--oracle"]
     argv += [tmp_path / "oracle.png", "--kernel-est", tmp_path / "est.png"]
-    assert main([str(a) for a in argv]) != 0  # --kernel-est without --kernel-true
+    assert main([str(a) for a in argv]) == 0  # the estimate alone: its path, no kernel error
+    rows = pd.read_parquet(tmp_path / "m.parquet")
+    assert rows["kernel_path"].eq(str(tmp_path / "est.png")).all()
+    assert "kernel_error" not in rows and rows["kernel_true_path"].isna().all()
+    (tmp_path / "m.parquet").unlink()
     assert main([str(a) for a in [*argv, "--kernel-true", tmp_path / "true.png"]]) == 0
     rows = pd.read_parquet(tmp_path / "m.parquet")
     assert len(rows) == 2 and rows["error_ratio"].between(3.0, 5.0).all()
     assert rows["kernel_error"].max() < 1e-3
+    write_png(tmp_path / "not_a_kernel.png", np.zeros((5, 5, 3)))
+    argv[-1] = tmp_path / "not_a_kernel.png"
+    (tmp_path / "m.parquet").unlink()
+    assert main([str(a) for a in argv]) != 0  # an all-black kernel is refused
 
 
 def test_a_flat_image_gives_a_valid_kernel_and_the_image_back():
@@ -201,3 +209,30 @@ def test_a_flat_image_gives_a_valid_kernel_and_the_image_back():
     out, k = tv_blind_deconvolution(flat, TVBlindParams(kernel_size=7, iterations=5))
     assert np.all(np.isfinite(k)) and k.min() >= 0 and k.sum() == pytest.approx(1.0)
     assert np.allclose(out, 0.5, atol=1e-3)
+
+
+def test_examples_figure_shows_the_estimated_and_the_true_kernel(tmp_path):
+
+    from deblur.evaluation.settings import PlotSettings
+    from deblur.evaluation.tables import metrics_frame
+    from deblur.figures.methods import plot_examples
+
+    sharp = sharp_image()[:48, :64]
+    for name in ("sharp", "blurry", "tv"):
+        write_png(tmp_path / f"{name}.png", sharp)
+    write_kernel(tmp_path / "est.png", linear_motion_psf(5, 0, 7))
+    write_kernel(tmp_path / "true.png", linear_motion_psf(5, 30, 7))
+    common = dict(pair_id="p", sequence="s", frame="1", resolution="full", height=48, width=64)
+    common |= dict(psnr=30.0, ssim=0.9, sharp_path=str(tmp_path / "sharp.png"))
+    common |= dict(blurry_path=str(tmp_path / "blurry.png"))
+    rows = [
+        common | dict(method="identity", kind="identity", pred_path=str(tmp_path / "blurry.png")),
+        common | dict(method="tv_blind", kind="tv_blind", pred_path=str(tmp_path / "tv.png"),
+                      kernel_path=str(tmp_path / "est.png"),
+                      kernel_true_path=str(tmp_path / "true.png")),
+    ]  # fmt: skip
+    fig = plot_examples(metrics_frame(rows), PlotSettings(resolution="full"))
+    panels = [ax for ax in fig.axes if ax.get_title() or ax.get_xlabel() or ax.images]
+    insets = {ax.get_title(): len(ax.child_axes) for ax in panels if ax.get_title()}
+    assert insets == {"blurry input": 0, "tv_blind": 1, "sharp (ground truth)": 1}
+    assert "insets" in fig._suptitle.get_text()

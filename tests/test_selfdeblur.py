@@ -20,6 +20,7 @@ from workflow_helpers import REPO, job_counts, make_workdir, snakemake
 
 from deblur.cli import main
 from deblur.errors import DeblurError
+from deblur.kernelio import read_kernel
 from deblur.selfdeblur import SelfDeblurConfig, kernel_size_for, selfdeblur
 from deblur.selfdeblur.params import make_config, parse_params
 from deblur.selfdeblur.ssim import ssim
@@ -99,9 +100,10 @@ def test_cli_reduces_the_data_term_and_writes_a_valid_kernel(tmp_path):
     assert info["selfdeblur_kernel_size"] == 5 and info["selfdeblur_luminance"] is True
     with Image.open(out) as im:
         assert im.size == (44, 36)
-    with Image.open(tmp_path / "out.kernel.png") as im:
+    with Image.open(tmp_path / "out_kernel.png") as im:
         assert im.size == (5, 5)
-        assert np.asarray(im).max() == 255  # scaled so the peak is white
+        assert np.asarray(im).max() == 65535  # 16-bit, scaled so the peak is white
+    assert read_kernel(tmp_path / "out_kernel.png").sum() == pytest.approx(1.0)
     assert not (tmp_path / "out.ckpt").exists()  # the checkpoint goes when the run finishes
 
 

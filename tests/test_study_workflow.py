@@ -11,6 +11,7 @@ import pytest
 import yaml
 from workflow_helpers import REPO, SHARED_DATA, job_counts, make_workdir, snakemake
 
+from deblur.baselines import KERNEL_KINDS
 from deblur.data import gopro, synthetic
 
 PRESET = REPO / "workflow" / "presets" / "study.yaml"
@@ -98,7 +99,10 @@ def test_study_dry_run_shares_trainings_across_variants(tmp_path, preset):
     assert counts["train_singan"] == len(refs)
     assert n <= len(refs) < n * 4  # same + 3 neighbor offsets, with overlaps shared
     assert counts["deblur_singan"] == n * n_singan
-    assert counts["deblur_baseline"] == n * (len(methods) - n_singan)
+    # kernel-estimating baselines have their own rule (it declares the kernel PNG too)
+    n_kernel = sum(m["kind"] in KERNEL_KINDS for m in methods)
+    assert counts["deblur_baseline"] == n * (len(methods) - n_singan - n_kernel)
+    assert counts.get("deblur_kernel_baseline", 0) == n * n_kernel
     assert counts["evaluate"] == n * len(methods)
     assert counts["aggregate"] == counts["study"] == counts["plot"] == 1
 

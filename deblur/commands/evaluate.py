@@ -4,11 +4,13 @@ Writes (atomically) one row per resolution:
   model  the sharp frame resized to capped_size(H, W, --max-size) (the finest SinGAN scale; the
          paper's setting); the prediction is resized to that size if it differs
   full   the prediction resized to the sharp frame's original size, against the original
-(antialiased bicubic, the same resize the model uses). Where the true kernel is known, --oracle
-adds error_ratio = ||pred - sharp||^2 / ||oracle - sharp||^2 at the full resolution (Levin et
-al. 2009; oracle = the non-blind deconvolution with the true kernel) and --kernel-est with
---kernel-true add kernel_error (L1 after centring, deblur/evaluation/kernel_metrics.py), in
-every row.
+(antialiased bicubic, the same resize the model uses). Each row also holds shift-tolerant
+scores (psnr_aligned, ssim_aligned: the best shift within --align-shift px and a cropped border,
+deblur/evaluation/aligned.py), the protocol recorded as aligned_convention. Where the true
+kernel is known, --oracle adds error_ratio = ||pred - sharp||^2 / ||oracle - sharp||^2 at the
+full resolution (Levin et al. 2009; oracle = the non-blind deconvolution with the true kernel)
+and --kernel-est with --kernel-true add kernel_error (L1 after centring,
+deblur/evaluation/kernel_metrics.py), in every row.
 The metric convention (skimage, RGB, float [0,1], data_range=1, Gaussian SSIM sigma 1.5,
 population covariance) is recorded in every row, with the provenance given by --meta and
 --model.
@@ -26,7 +28,10 @@ import json
 import logging
 from pathlib import Path
 
+from deblur.evaluation.settings import AlignSettings
+
 HELP = "PSNR/SSIM of one output against its sharp frame -> parquet"
+ALIGN_DEFAULTS = AlignSettings()
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +72,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the non-blind oracle's output for this pair: adds error_ratio",
     )
     parser.add_argument(
-        "--kernel-est", type=Path, metavar="PNG", help="the method's estimated kernel"
+        "--kernel-est",
+        type=Path,
+        metavar="PNG",
+        help="the method's estimated kernel: recorded as kernel_path (examples.png shows it)",
+    )
+    parser.add_argument(
+        "--align-shift",
+        type=int,
+        default=ALIGN_DEFAULTS.max_shift,
+        metavar="PX",
+        help="shift-tolerant scores (psnr_aligned, ssim_aligned): largest shift searched per "
+        "axis in full-resolution pixels, scaled to each resolution; 0 = off (default: "
+        "%(default)s)",
+    )
+    parser.add_argument(
+        "--align-crop",
+        type=int,
+        default=ALIGN_DEFAULTS.crop,
+        metavar="PX",
+        help="border cropped before the aligned scores, in full-resolution pixels, on top of "
+        "the shift (default: %(default)s)",
     )
     parser.add_argument(
         "--kernel-true",
         type=Path,
         metavar="PNG",
-        help="the pair's true kernel: with --kernel-est adds kernel_error",
+        help="the pair's true kernel: recorded as kernel_true_path; with --kernel-est adds "
+        "kernel_error",
     )
 
 
@@ -151,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
                 args.max_size,
             )
     try:
-        scores = evaluate_images(pred, sharp, args.max_size)
+        align = AlignSettings(max_shift=args.align_shift, crop=args.align_crop)
+        scores = evaluate_images(pred, sharp, args.max_size, align=align)
     except ValueError as exc:
         raise DeblurError(f"cannot score {args.pred} against {args.sharp}: {exc}") from None
     common = dict(
@@ -182,22 +209,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 def kernel_scores(args: argparse.Namespace, pred, sharp) -> dict[str, float]:
-    """``error_ratio`` (with --oracle) and ``kernel_error`` (with both kernel options)."""
+    """``error_ratio`` (with --oracle), the kernels' paths and ``kernel_error`` (with both
+    kernel options)."""
     from deblur.data.imageio import read_rgb
-    from deblur.errors import DeblurError
     from deblur.evaluation.kernel_metrics import error_ratio, kernel_error
     from deblur.kernelio import read_kernel
     from deblur.resize import resize_array
 
-    scores: dict[str, float] = {}
+    scores: dict[str, object] = {}
     full = sharp.shape[:2]
     if args.oracle is not None:
         oracle = read_rgb(args.oracle)
         ratio = error_ratio(resize_array(pred, full), resize_array(oracle, full), sharp)
         scores["error_ratio"] = ratio
-    if (args.kernel_est is None) != (args.kernel_true is None):
-        raise DeblurError("--kernel-est and --kernel-true go together; give both or neither")
     if args.kernel_est is not None:
-        est, true = read_kernel(args.kernel_est), read_kernel(args.kernel_true)
-        scores["kernel_error"] = kernel_error(est, true)
+        est = read_kernel(args.kernel_est)  # a clear error now if it is not a kernel
+        scores["kernel_path"] = str(args.kernel_est)
+    if args.kernel_true is not None:
+        true = read_kernel(args.kernel_true)
+        scores["kernel_true_path"] = str(args.kernel_true)
+        if args.kernel_est is not None:
+            scores["kernel_error"] = kernel_error(est, true)
     return scores

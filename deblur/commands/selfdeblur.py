@@ -5,8 +5,8 @@ their valid convolution reproduces the blurry image. Nothing is trained beforeha
 The image is first downscaled to --max-size (default 250, the size the benchmark scores at) and
 the output has that size. By default only the luminance (Y of YCbCr) is deblurred and the
 blurry image's chroma kept, as the reference's colour script does. Writes the output PNG, the
-estimated kernel as a PNG beside it (scaled so its peak is white), and with --info the settings
-and losses as JSON (usable as evaluate --meta). A checkpoint is written every
+estimated kernel as a PNG beside it (<out stem>_kernel.png, 16-bit, peak white), and with
+--info the settings and losses as JSON (usable as evaluate --meta). A checkpoint is written every
 --checkpoint-every iterations; rerunning the same command resumes from it.
 
 The defaults are the reference implementation's (deblur/selfdeblur/__init__.py lists them):
@@ -25,7 +25,6 @@ from pathlib import Path
 
 HELP = "SelfDeblur: training-free blind deblurring with two deep-prior generators"
 
-KERNEL_SUFFIX = ".kernel.png"  # the kernel PNG: out.png -> out.kernel.png
 CHECKPOINT_SUFFIX = ".ckpt"  # the checkpoint: out.png -> out.ckpt
 
 
@@ -63,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--kernel-out", type=Path, metavar="PNG",
-        help=f"estimated kernel PNG (default: the output with suffix {KERNEL_SUFFIX})",
+        help="estimated kernel PNG, 16-bit, peak scaled to white (default: <out stem>_kernel.png, "
+        "as tv_blind's)",
     )  # fmt: skip
     parser.add_argument(
         "--checkpoint", type=Path, metavar="FILE",
@@ -99,14 +99,6 @@ def build_config(args: argparse.Namespace):
         raise DeblurError(f"selfdeblur: {exc}") from None
 
 
-def kernel_png(kernel):
-    """The kernel as an 8-bit grey image, scaled so its largest value is white."""
-    import numpy as np
-
-    peak = float(kernel.max())
-    return np.repeat((kernel / peak if peak > 0 else kernel)[..., None], 3, axis=2)
-
-
 def run(args: argparse.Namespace) -> int:
     import json
     import logging
@@ -114,12 +106,13 @@ def run(args: argparse.Namespace) -> int:
     from deblur.atomic import check_output_file, write_text
     from deblur.data.imageio import read_rgb, write_png
     from deblur.errors import DeblurError
+    from deblur.kernelio import kernel_path_for, write_kernel
     from deblur.selfdeblur import selfdeblur
     from deblur.singan.device import resolve_device, set_threads
 
     log = logging.getLogger(__name__)
     cfg = build_config(args)
-    kernel_out = args.kernel_out or args.out.with_suffix(KERNEL_SUFFIX)
+    kernel_out = args.kernel_out or kernel_path_for(args.out)
     checkpoint = args.checkpoint or args.out.with_suffix(CHECKPOINT_SUFFIX)
     for out in (args.out, kernel_out, checkpoint, args.info):
         if out is not None:
@@ -134,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise DeblurError(f"selfdeblur on {args.image}: {exc}") from None
     write_png(args.out, result.image)
-    write_png(kernel_out, kernel_png(result.kernel))
+    write_kernel(kernel_out, result.kernel)
     info = dict(result.info, selfdeblur_device=str(device))
     if args.info is not None:
         write_text(args.info, json.dumps(info, sort_keys=True, indent=1) + "\n")

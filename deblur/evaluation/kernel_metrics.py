@@ -16,6 +16,9 @@ import numpy as np
 
 from deblur.tvblind import center_kernel
 
+# Levin et al. (2009) count a deblurred image with an error ratio up to about 3 as a success
+SUCCESS_RATIO = 3.0
+
 
 def _pad_to(k: np.ndarray, side: int) -> np.ndarray:
     rows, cols = side - k.shape[0], side - k.shape[1]

@@ -104,7 +104,7 @@ def target_size(sharp_hw: tuple[int, int], resolution: str, max_size: int) -> tu
 
 
 def evaluate_images(
-    pred: np.ndarray, sharp: np.ndarray, max_size: int, resolutions=RESOLUTIONS
+    pred: np.ndarray, sharp: np.ndarray, max_size: int, resolutions=RESOLUTIONS, align=None
 ) -> list[dict]:
     """Score ``pred`` against the original ``sharp`` frame at each resolution.
 
@@ -118,12 +118,18 @@ def evaluate_images(
         Longer side of the model size (``capped_size(H, W, max_size)``).
     resolutions : sequence of str
         Subset of :data:`RESOLUTIONS`.
+    align : AlignSettings, optional
+        If given and enabled, each dict also holds the shift-tolerant scores of
+        :func:`deblur.evaluation.aligned.aligned_scores` (its window scaled to the resolution)
+        and ``aligned_convention``.
 
     Returns
     -------
     list of dict
         One dict per resolution with ``resolution``, ``height``, ``width``, ``psnr``, ``ssim``.
     """
+    from deblur.evaluation.aligned import aligned_scores
+
     check_image(pred, "pred")
     check_image(sharp, "sharp")
     (ph, pw), (sh, sw) = pred.shape[:2], sharp.shape[:2]
@@ -143,5 +149,10 @@ def evaluate_images(
             )
         p, s = resize_array(pred, size), resize_array(sharp, size)
         row = dict(resolution=resolution, height=size[0], width=size[1])
-        rows.append(row | dict(psnr=psnr(p, s), ssim=ssim(p, s)))
+        row |= dict(psnr=psnr(p, s), ssim=ssim(p, s))
+        if align is not None and align.enabled:
+            shift, crop = align.at_scale(max(size) / max(sh, sw), min(size))
+            row |= aligned_scores(p, s, shift, crop)
+            row["aligned_convention"] = align.convention(shift, crop)
+        rows.append(row)
     return rows

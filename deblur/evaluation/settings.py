@@ -7,13 +7,17 @@ these defaults quickly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # metric resolutions, in table order (see deblur.evaluation.metrics)
 RESOLUTIONS = ("model", "full")
 METRICS = ("psnr", "ssim")
+# the shift-tolerant scores (deblur.evaluation.aligned), summarised like METRICS where present
+ALIGNED_METRICS = ("psnr_aligned", "ssim_aligned")
 METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM"}
-DIGITS = {"psnr": 2, "ssim": 3}  # decimals in every Markdown table
+METRIC_LABELS |= {"psnr_aligned": "aligned PSNR (dB)", "ssim_aligned": "aligned SSIM"}
+DIGITS = {"psnr": 2, "ssim": 3, "psnr_aligned": 2, "ssim_aligned": 3}  # Markdown decimals
 CI_METHODS = ("percentile", "BCa", "basic")  # scipy.stats.bootstrap's interval methods
 
 
@@ -131,3 +135,56 @@ class PlotSettings:
 
     def reported(self, metric: str) -> float | None:
         return {"psnr": self.reported_psnr, "ssim": self.reported_ssim}[metric]
+
+
+@dataclass(frozen=True)
+class AlignSettings:
+    """The shift-tolerant protocol's window (defaults in one place).
+
+    Attributes
+    ----------
+    max_shift : int
+        Largest shift searched along each axis, in full-resolution pixels; 0 turns the aligned
+        scores off.
+    crop : int
+        Border removed before scoring, in full-resolution pixels (on top of ``max_shift``, so
+        no shifted-in pixel is ever scored).
+    """
+
+    max_shift: int = 8
+    crop: int = 8
+
+    def __post_init__(self):
+        for name in ("max_shift", "crop"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_shift > 0
+
+    def at_scale(self, factor: float, shorter_side: int | None = None) -> tuple[int, int]:
+        """(max_shift, crop) in pixels of an image ``factor`` times the full-resolution size.
+
+        With ``shorter_side`` (of that image), both shrink together where their sum would
+        exceed a quarter of it, so at least half of each side is scored (tiny frames)."""
+        if not factor > 0:
+            raise ValueError(f"factor must be positive, got {factor}")
+        shift = max(1, math.ceil(self.max_shift * factor - 1e-9))
+        crop = math.ceil(self.crop * factor - 1e-9)
+        if shorter_side is not None and shift + crop > shorter_side / 4:
+            fit = shorter_side / 4 / (shift + crop)
+            shift, crop = max(1, math.floor(shift * fit)), math.floor(crop * fit)
+        return shift, crop
+
+    def convention(self, shift: int, crop: int) -> str:
+        """The protocol in words with the window used (``at_scale``'s pixels), recorded
+        verbatim in every row that has aligned scores."""
+        return (
+            f"aligned: best integer shift within +-{shift} px by interior MSE, parabolic "
+            f"subpixel refinement, cubic-spline shift, border of {crop} + {shift} px cropped "
+            f"(settings: +-{self.max_shift} px and {self.crop} px at full resolution, scaled "
+            "to this resolution, at most a quarter of the shorter side); plain PSNR/SSIM "
+            "convention otherwise"
+        )

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from deblur.evaluation.settings import METRICS, RESOLUTIONS, ReportSettings
+from deblur.evaluation.kernel_metrics import SUCCESS_RATIO
+from deblur.evaluation.settings import ALIGNED_METRICS, METRICS, RESOLUTIONS, ReportSettings
 from deblur.evaluation.tables import FLOAT, INT, METRICS_SCHEMA, STRING, typed_frame
 
 log = logging.getLogger(__name__)
@@ -103,12 +104,51 @@ def _constant(series: pd.Series) -> tuple[bool, object]:
     return len(values) == 1 and not series.isna().any(), values[0]
 
 
+def _aligned_and_kernel(g: pd.DataFrame, settings: ReportSettings) -> dict[str, object]:
+    """The optional scores of a method x resolution group: mean and bootstrap CI of the
+    shift-tolerant PSNR/SSIM and the mean |shift| over the rows that have them (``n_aligned``);
+    where the true kernel is known, the error ratio's median, mean and success rate (ratio at
+    most :data:`SUCCESS_RATIO`) and the mean kernel error (``n_known_kernel``)."""
+    row: dict[str, object] = {}
+    have = g.dropna(subset=list(ALIGNED_METRICS))
+    row["n_aligned"] = len(have)
+    values = have[list(ALIGNED_METRICS)].to_numpy(dtype=np.float64)
+    low, high = bootstrap_interval(values, settings)
+    for i, m in enumerate(ALIGNED_METRICS):
+        row[f"{m}_mean"] = float(values[:, i].mean()) if len(have) else math.nan
+        row[f"{m}_ci_low"], row[f"{m}_ci_high"] = float(low[i]), float(high[i])
+    shift = np.hypot(have["align_dy"].to_numpy(np.float64), have["align_dx"].to_numpy(np.float64))
+    row["align_shift_mean"] = float(shift.mean()) if len(have) else math.nan
+    ratio = g["error_ratio"].dropna().to_numpy(np.float64) if "error_ratio" in g else np.empty(0)
+    row["n_known_kernel"] = len(ratio)
+    row["error_ratio_median"] = float(np.median(ratio)) if len(ratio) else math.nan
+    row["error_ratio_mean"] = float(ratio.mean()) if len(ratio) else math.nan
+    row["error_ratio_success"] = float((ratio <= SUCCESS_RATIO).mean()) if len(ratio) else math.nan
+    kerr = g["kernel_error"].dropna() if "kernel_error" in g else pd.Series(dtype=float)
+    row["kernel_error_mean"] = float(kerr.mean()) if len(kerr) else math.nan
+    return row
+
+
+# the columns _aligned_and_kernel adds to every summary row
+OPTIONAL_SCORE_DTYPES = {"n_aligned": INT}
+OPTIONAL_SCORE_DTYPES |= {
+    f"{m}_{s}": FLOAT for m in ALIGNED_METRICS for s in ("mean", "ci_low", "ci_high")
+}
+OPTIONAL_SCORE_DTYPES |= {"align_shift_mean": FLOAT, "n_known_kernel": INT}
+OPTIONAL_SCORE_DTYPES |= {
+    c: FLOAT
+    for c in ("error_ratio_median", "error_ratio_mean", "error_ratio_success", "kernel_error_mean")
+}
+
+
 def summarize(metrics: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
     """Per method x resolution: n, mean, std (ddof 1) and bootstrap CI of PSNR and SSIM.
 
-    Also the method's settings: each of :data:`SETTINGS_COLUMNS` (and each extra column that is
-    constant within every group) with its value when constant within the group, else null and
-    named in ``settings_varying``; and ``train_seconds_mean``.
+    Also the shift-tolerant and known-kernel scores where the rows have them (columns of
+    :data:`OPTIONAL_SCORE_DTYPES`, NaN otherwise) and the method's settings: each of
+    :data:`SETTINGS_COLUMNS` (and each extra column that is constant within every group) with
+    its value when constant within the group, else null and named in ``settings_varying``; and
+    ``train_seconds_mean``.
     """
     extras = [c for c in metrics.columns if c not in METRICS_SCHEMA]
     groups = list(metrics.groupby(["method", "resolution"], sort=True, dropna=False))
@@ -122,6 +162,7 @@ def summarize(metrics: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
             row[f"{m}_mean"] = float(values[:, i].mean())
             row[f"{m}_std"] = float(values[:, i].std(ddof=1)) if len(g) > 1 else math.nan
             row[f"{m}_ci_low"], row[f"{m}_ci_high"] = float(low[i]), float(high[i])
+        row |= _aligned_and_kernel(g, settings)
         train = g["train_seconds"].dropna()
         row["train_seconds_mean"] = float(train.mean()) if len(train) else math.nan
         varying = []
@@ -136,7 +177,7 @@ def summarize(metrics: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
         rows.append(row)
     dtypes = {"method": STRING, "resolution": STRING, "n": INT}
     dtypes |= {f"{m}_{s}": FLOAT for m in METRICS for s in ("mean", "std", "ci_low", "ci_high")}
-    dtypes |= {"train_seconds_mean": FLOAT}
+    dtypes |= OPTIONAL_SCORE_DTYPES | {"train_seconds_mean": FLOAT}
     dtypes |= {c: METRICS_SCHEMA[c] for c in SETTINGS_COLUMNS} | {"settings_varying": STRING}
     dtypes |= {c: str(metrics[c].dtype) for c in constant_extras}
     summary = typed_frame(rows, dtypes)

@@ -29,6 +29,7 @@ from deblur.evaluation.formatting import is_missing
 from deblur.evaluation.settings import METRICS, RESOLUTIONS, StudySettings
 from deblur.evaluation.statistics import (
     DIFF_STATS,
+    OPTIONAL_SCORE_DTYPES,
     bootstrap_interval,
     metric_differences,
     paired_differences,
@@ -289,7 +290,7 @@ def rank_variants(metrics: pd.DataFrame, settings: StudySettings) -> pd.DataFram
     summary = summarize(metrics, settings)
     keep = ["method", "resolution", "n"]
     keep += [f"{m}_{s}" for m in METRICS for s in ("mean", "std", "ci_low", "ci_high")]
-    summary = summary[keep]
+    summary = summary[keep + list(OPTIONAL_SCORE_DTYPES)]
     paired = paired_differences(metrics, settings).drop(columns="baseline_method")
     out = summary.merge(paired, on=["method", "resolution"], how="left")
     variants = variant_settings(metrics)

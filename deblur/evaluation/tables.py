@@ -39,6 +39,11 @@ METRICS_SCHEMA: dict[str, str] = {
     "psnr": FLOAT,
     "ssim": FLOAT,
     "metric_convention": STRING,
+    "psnr_aligned": FLOAT,
+    "ssim_aligned": FLOAT,
+    "align_dy": FLOAT,
+    "align_dx": FLOAT,
+    "aligned_convention": STRING,
     "reference_mode": STRING,
     "reference_offset": INT,
     "reference_id": STRING,
@@ -61,6 +66,8 @@ METRICS_SCHEMA: dict[str, str] = {
     "pred_path": STRING,
     "sharp_path": STRING,
     "blurry_path": STRING,
+    "kernel_path": STRING,
+    "kernel_true_path": STRING,
 }
 
 # computed by `evaluate` itself; --meta may not set them
@@ -72,6 +79,11 @@ COMPUTED_COLUMNS = (
     "psnr",
     "ssim",
     "metric_convention",
+    "psnr_aligned",
+    "ssim_aligned",
+    "align_dy",
+    "align_dx",
+    "aligned_convention",
     "package_version",
     "skimage_version",
     "pred_path",

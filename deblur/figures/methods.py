@@ -234,6 +234,34 @@ def _read_for_display(path: object, size: tuple[int, int], crop: float) -> np.nd
     return img
 
 
+def _kernel_inset(ax, path: object) -> bool:
+    """Draw the kernel PNG at ``path`` in the panel's upper-left corner (peak white on black,
+    one block per kernel pixel); False (and a warning if unreadable) when there is none."""
+    from deblur.errors import DeblurError
+    from deblur.kernelio import read_kernel
+
+    if path is None or path is pd.NA or (isinstance(path, float) and math.isnan(path)):
+        return False
+    try:
+        k = read_kernel(path)
+    except DeblurError as exc:
+        log.warning("examples: %s", exc)
+        return False
+    inset = ax.inset_axes([0.02, 0.54, 0.44, 0.44])
+    inset.imshow(k / k.max(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    inset.set_xticks([])
+    inset.set_yticks([])
+    for spine in inset.spines.values():
+        spine.set_edgecolor("white")
+        spine.set_linewidth(0.8)
+    return True
+
+
+def _row_value(row, column: str) -> object:
+    """``row[column]``, None when the row or the column is missing."""
+    return None if row is None or column not in row.index else row[column]
+
+
 def _wrap(text: str, width: int) -> str:
     """Break a long identifier at '_' / '-' so column titles and row labels stay narrow."""
     if len(text) <= width:
@@ -295,7 +323,7 @@ def plot_examples(metrics: pd.DataFrame, settings: PlotSettings):
         figsize=(2.5 * len(columns) + 1.2, 1.8 * len(pairs) + 0.9),
         squeeze=False,
     )
-    sizes = set()
+    sizes, kernels = set(), False
     for r, pair in enumerate(pairs):
         rows = d[d["pair_id"] == pair]
         first = rows.iloc[0]
@@ -310,6 +338,7 @@ def plot_examples(metrics: pd.DataFrame, settings: PlotSettings):
             hit = rows[rows["method"] == m]
             cells.append((hit.iloc[0]["pred_path"], hit.iloc[0]) if len(hit) else (None, None))
         cells.append((first["sharp_path"], None))
+        truth = rows["kernel_true_path"].dropna() if "kernel_true_path" in rows else []
         for c, (path, row) in enumerate(cells):
             ax = axes[r][c]
             img = _read_for_display(path, size, settings.example_crop)
@@ -320,6 +349,9 @@ def plot_examples(metrics: pd.DataFrame, settings: PlotSettings):
             else:
                 # nearest: one screen block per pixel, so a 64-px image looks like one
                 ax.imshow(img, interpolation="nearest" if img.shape[1] < 400 else "antialiased")
+                # the kernel a method estimated, and the true one on the sharp frame
+                kernel = truth.iloc[0] if c == len(cells) - 1 and len(truth) else None
+                kernels |= _kernel_inset(ax, kernel or _row_value(row, "kernel_path"))
             ax.set_xticks([])
             ax.set_yticks([])
             for spine in ax.spines.values():
@@ -346,6 +378,8 @@ def plot_examples(metrics: pd.DataFrame, settings: PlotSettings):
             "size) upsampled as the full-resolution metrics do"
         )
     view = f"; centre crop {settings.example_crop:.0%}" if settings.example_crop else ""
+    if kernels:
+        view += "; insets: the estimated kernel (on the sharp frame: the true kernel)"
     chosen = (
         f"pairs spread over {settings.reproduced_method} PSNR"
         if settings.reproduced_method in set(d["method"])

@@ -1,6 +1,6 @@
 # Classical baselines: the blurry input itself (identity), unsharp masking, Richardson-Lucy,
-# TV blind deconvolution (which also writes its kernel beside the output, {pair}_kernel.png), and
-# the non-blind oracle with the pair's true kernel (known-kernel datasets only).
+# the non-blind oracle with the pair's true kernel (known-kernel datasets only), and TV blind
+# deconvolution, whose rule also declares the kernel it estimates ({pair}_kernel.png).
 
 
 rule deblur_baseline:
@@ -21,3 +21,24 @@ rule deblur_baseline:
     shell:
         "python -m deblur baseline --kind {params.kind} --image {input.blurry:q} --out {output:q}"
         " {params.flags} > {log:q} 2>&1"
+
+
+rule deblur_kernel_baseline:
+    input:
+        blurry=get_blurry,
+    output:
+        image="results/deblurred/{kernel_method}/{pair}.png",
+        kernel="results/deblurred/{kernel_method}/{pair}_kernel.png",
+    log:
+        "logs/deblur_baseline/{kernel_method}/{pair}.log",
+    benchmark:
+        # beside the other baselines' (cost.parquet counts them as deblur_baseline)
+        "results/benchmarks/deblur_baseline/{kernel_method}/{pair}.tsv"
+    conda:
+        SOFTWARE
+    params:
+        kind=lambda wildcards: METHODS[wildcards.kernel_method]["kind"],
+        flags=lambda wildcards: baseline_flags(wildcards.kernel_method, wildcards.pair),
+    shell:
+        "python -m deblur baseline --kind {params.kind} --image {input.blurry:q}"
+        " --out {output.image:q} --kernel-out {output.kernel:q} {params.flags} > {log:q} 2>&1"

@@ -18,6 +18,7 @@ from deblur import outputs as OUT
 from deblur.baselines import KERNEL_KINDS, ORACLE_KINDS, parse_params
 from deblur.data import gopro, synthetic
 from deblur.errors import DeblurError
+from deblur.kernelio import kernel_path_for
 from deblur.evaluation.ladder import ladder_methods
 from deblur.selfdeblur.params import check_params as check_selfdeblur_params
 from deblur.selfdeblur.params import make_config as selfdeblur_config
@@ -158,6 +159,9 @@ SELFDEBLUR_METHODS = [n for n, m in METHODS.items() if m["kind"] == "selfdeblur"
 BASELINE_METHODS = [
     n for n, m in METHODS.items() if m["kind"] not in ("singan", "selfdeblur")
 ]
+# baselines that estimate a kernel: their rule declares it as a second output
+KERNEL_METHODS = [n for n in BASELINE_METHODS if METHODS[n]["kind"] in KERNEL_KINDS]
+PLAIN_BASELINES = [n for n in BASELINE_METHODS if n not in KERNEL_METHODS]
 for _key in ("method", "baseline"):
     if config["paper"][_key] not in METHODS:
         _fail(
@@ -353,7 +357,8 @@ wildcard_constraints:
     pair=_alternatives(PAIR_IDS),
     ref=_alternatives(sorted({ref for _, ref in MODEL_JOBS})),
     singan_method=_alternatives(SINGAN_METHODS),
-    baseline_method=_alternatives(BASELINE_METHODS),
+    baseline_method=_alternatives(PLAIN_BASELINES),
+    kernel_method=_alternatives(KERNEL_METHODS),
     selfdeblur_method=_alternatives(SELFDEBLUR_METHODS),
     method=_alternatives(METHODS),
     cfg=_alternatives(sorted(SETTINGS_BY_KEY)),
@@ -408,16 +413,27 @@ def get_deblur_flags(wildcards):
     return " ".join(flags)
 
 
-def get_baseline_flags(wildcards):
+def baseline_flags(method, pair):
     """``--param key=VALUE ...``, each value shell-quoted (the flags stay separate words), and
     ``--kernel PNG`` for an oracle (only there, so the other methods' commands are as before).
     """
-    m = METHODS[wildcards.baseline_method]
+    m = METHODS[method]
     args = baseline_param_args(m["params"])
     flags = [f"--param {shlex.quote(a)}" for a in args]
     if m["kind"] in ORACLE_KINDS:
-        flags.append(f"--kernel {shlex.quote(str(KERNEL_BY_ID[wildcards.pair]))}")
+        flags.append(f"--kernel {shlex.quote(str(KERNEL_BY_ID[pair]))}")
     return " ".join(flags)
+
+
+def get_baseline_flags(wildcards):
+    return baseline_flags(wildcards.baseline_method, wildcards.pair)
+
+
+def estimated_kernel(method, pair):
+    """The kernel PNG a kernel-estimating method writes beside its output (None for others)."""
+    if METHODS[method]["kind"] not in (*KERNEL_KINDS, "selfdeblur"):
+        return None
+    return str(kernel_path_for(f"results/deblurred/{method}/{pair}.png"))
 
 
 def get_baseline_kernel(wildcards):
@@ -436,9 +452,10 @@ def get_eval_flags(wildcards, input):
     if "model" in input.keys():
         flags.append(f"--model {shlex.quote(str(Path(input.model).parent))}")
     if "oracle" in input.keys():
-        estimate = Path(input.pred).with_name(f"{wildcards.pair}_kernel.png")
         flags.append(f"--oracle {shlex.quote(str(input.oracle))}")
-        flags.append(f"--kernel-est {shlex.quote(str(estimate))}")
+    if "kernel_est" in input.keys():
+        flags.append(f"--kernel-est {shlex.quote(str(input.kernel_est))}")
+    if "kernel" in input.keys():
         flags.append(f"--kernel-true {shlex.quote(str(input.kernel))}")
     return " ".join(flags)
 
@@ -485,9 +502,14 @@ def get_eval_inputs(wildcards):
     if METHODS[wildcards.method]["kind"] == "singan":
         inputs["model"] = model_json(wildcards.method, wildcards.pair)
     known = KERNEL_BY_ID.get(wildcards.pair)
-    if ORACLE_METHOD and known and METHODS[wildcards.method]["kind"] in KERNEL_KINDS:
-        inputs["oracle"] = f"results/deblurred/{ORACLE_METHOD}/{wildcards.pair}.png"
-        inputs["kernel"] = str(known)
+    estimate = estimated_kernel(wildcards.method, wildcards.pair)
+    if estimate:
+        # recorded as kernel_path (examples.png shows it); kernel_error where the truth is known
+        inputs["kernel_est"] = estimate
+        if known:
+            inputs["kernel"] = str(known)
+        if known and ORACLE_METHOD:
+            inputs["oracle"] = f"results/deblurred/{ORACLE_METHOD}/{wildcards.pair}.png"
     if METHODS[wildcards.method]["kind"] == "selfdeblur":
         # its resolved settings (kernel size, working size, losses) join the metrics row
         inputs["info"] = f"results/deblurred/{wildcards.method}/{wildcards.pair}.json"
@@ -527,6 +549,12 @@ def get_eval_meta(wildcards):
     else:
         meta.update(baseline_params=json.dumps(m["params"], sort_keys=True))
     return json.dumps(meta, sort_keys=True)
+
+
+def get_align_flags():
+    """Shift-tolerant scoring options of the evaluate command (evaluate.aligned)."""
+    aligned = config["evaluate"]["aligned"]
+    return f"--align-shift {aligned['max_shift']} --align-crop {aligned['crop']}"
 
 
 def get_report_flags():
@@ -637,8 +665,12 @@ PLOT_REPORTED = {
 def get_plot_images():
     """Every image ``plot`` may show in examples.png: outputs, blurry and sharp frames."""
     images = [f"results/deblurred/{m}/{p}.png" for m in METHODS for p in PAIR_IDS]
+    images += [estimated_kernel(m, p) for m in METHODS for p in PAIR_IDS]
     images += [str(PAIRS[p].blurry) for p in PAIR_IDS]
-    return images + [str(PAIRS[p].sharp) for p in PAIR_IDS]
+    images += [
+        str(KERNEL_BY_ID[p]) for p in PAIR_IDS if p in KERNEL_BY_ID
+    ]  # true kernels
+    return [i for i in images if i] + [str(PAIRS[p].sharp) for p in PAIR_IDS]
 
 
 def get_final_outputs():

@@ -17,12 +17,13 @@ rule evaluate:
         # --model DIR, and on known-kernel data the oracle and kernel flags (get_eval_flags)
         model=get_eval_flags,
         max_size=lambda wildcards: SINGAN_OF[wildcards.method].max_size,
+        align=get_align_flags(),
         info=lambda wildcards, input: (
             f"--meta {shlex.quote(input.info)}" if "info" in input.keys() else ""
         ),
     shell:
         "python -m deblur evaluate --pred {input.pred:q} --sharp {input.sharp:q} --max-size {params.max_size}"
-        " {params.model} --meta {params.meta:q} {params.info} --out {output:q} > {log:q} 2>&1"
+        " {params.align} {params.model} --meta {params.meta:q} {params.info} --out {output:q} > {log:q} 2>&1"
 
 
 rule aggregate:

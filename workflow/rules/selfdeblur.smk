@@ -6,7 +6,7 @@ rule deblur_selfdeblur:
         blurry=get_blurry,
     output:
         image="results/deblurred/{selfdeblur_method}/{pair}.png",
-        kernel="results/deblurred/{selfdeblur_method}/{pair}.kernel.png",
+        kernel="results/deblurred/{selfdeblur_method}/{pair}_kernel.png",
         info="results/deblurred/{selfdeblur_method}/{pair}.json",
     log:
         "logs/deblur_selfdeblur/{selfdeblur_method}/{pair}.log",
