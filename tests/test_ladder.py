@@ -95,6 +95,37 @@ def test_ladder_command_writes_table_markdown_and_figure(tmp_path):
     assert (out / "ladder.png").stat().st_size > 10_000
 
 
+def test_ladder_command_keeps_the_cells_of_a_previous_run(tmp_path):
+    rows = _rows()
+    old_rows = rows[~rows["method"].str.contains("_n500_")]  # the earlier run: 200 iterations
+    new_rows = rows[~rows["method"].str.contains("_n200_")]  # this one: 500 iterations
+    base = [sys.executable, "-m", "deblur", "ladder"]
+    for name, part, commit in (("old", old_rows, "old0001"), ("new", new_rows, "new0002")):
+        write_parquet(part.reset_index(drop=True), tmp_path / f"{name}.parquet")
+        cmd = base + ["--metrics", str(tmp_path / f"{name}.parquet"), "--commit", commit]
+        cmd += ["--out-dir", str(tmp_path / name)]
+        if name == "new":
+            cmd += ["--previous", str(tmp_path / "old")]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    table = pd.read_parquet(tmp_path / "new" / "ladder.parquet")
+    assert len(table) == 4  # the two 500-iteration cells measured now, the two 200 kept
+    assert dict(zip(table["niter"], table["commit"], strict=False)) == {
+        200: "old0001",
+        500: "new0002",
+    }
+    pairs = pd.read_parquet(tmp_path / "new" / "ladder_pairs.parquet")
+    assert set(pairs.loc[pairs["role"] == "singan", "niter"]) == {200, 500}
+    md = (tmp_path / "new" / "ladder.md").read_text()
+    assert "Cells by run:" in md and "gopro 64 px / 200, gopro 128 px / 200: commit old0001" in md
+    missing = subprocess.run(
+        base + ["--metrics", str(tmp_path / "new.parquet"), "--out-dir", str(tmp_path / "x"),
+                "--previous", str(tmp_path / "nowhere")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert missing.returncode != 0 and "has no ladder.parquet" in missing.stderr
+
+
 def test_ladder_command_without_ladder_rows_is_one_line(tmp_path):
     src = tmp_path / "metrics.parquet"
     rows = _rows()

@@ -6,9 +6,14 @@ the real pairs and one on synthetic pairs), and writes into --out-dir (each file
                   SSIM, the blurry input's on the same pairs, the paired differences, training
                   seconds per pyramid, and the provenance (commit, CPU, config hash)
   ladder.md       the same as Markdown tables, with the provenance lines
+  ladder_pairs.parquet   the per-pair scores behind the figure (so a later run can merge them)
   ladder_scales.parquet  with --models: per pyramid and scale, seconds per iteration
   ladder.png      mean PSNR/SSIM (model and full resolution) against niter for k = 1, one line
                   per pyramid size, per-pair points, the blurry input and the paper's values
+
+With --previous DIR (an earlier --out-dir), the cells it holds that these metrics lack are kept,
+each row with its own provenance (commit, CPU, note), their per-pair points too where that
+folder has ladder_pairs.parquet, and their per-scale times.
 
 Example:
   python -m deblur ladder --metrics results/tables/metrics.parquet \\
@@ -62,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--note", default="", help="one more provenance line (e.g. the commands that ran)"
     )
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        metavar="DIR",
+        help="an earlier --out-dir: keep its cells that these metrics do not have",
+    )
     parser.add_argument("--baseline", default="identity", help="blurry-input baseline name")
     parser.add_argument("--reported-psnr", type=float, default=15.3, help="paper's PSNR (dB)")
     parser.add_argument("--reported-ssim", type=float, default=0.52, help="paper's SSIM")
@@ -76,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     from deblur.evaluation.ladder import (
         ladder_markdown,
         ladder_table,
+        merge_previous,
+        pair_rows,
         scale_times,
         scale_times_markdown,
     )
@@ -109,22 +122,50 @@ def run(args: argparse.Namespace) -> int:
     if args.note:
         provenance["note"] = args.note
     table = table.assign(**{k: v for k, v in provenance.items() if k != "metrics"})
+    pairs = pair_rows(metrics, args.baseline)
+    try:
+        times = scale_times(args.models) if args.models else None
+    except ValueError as exc:
+        raise DeblurError(f"--models: {exc}") from None
+    if args.previous is not None:
+        table, pairs, times = _with_previous(args.previous, table, pairs, times, merge_previous)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     write_parquet(table, args.out_dir / "ladder.parquet")
+    write_parquet(pairs, args.out_dir / "ladder_pairs.parquet")
     text = ladder_markdown(table, provenance, args.reported_psnr, args.reported_ssim)
-    if args.models:
-        try:
-            times = scale_times(args.models)
-        except ValueError as exc:
-            raise DeblurError(f"--models: {exc}") from None
+    if times is not None:
         write_parquet(times, args.out_dir / "ladder_scales.parquet")
         text += "\n" + scale_times_markdown(times)
     with atomic_path(args.out_dir / "ladder.md") as tmp:
         tmp.write_text(text)
-    fig = plot_ladder(metrics, {"psnr": args.reported_psnr, "ssim": args.reported_ssim})
+    reported = {"psnr": args.reported_psnr, "ssim": args.reported_ssim}
+    fig = plot_ladder(metrics, reported, table=table, pairs=pairs)
     with atomic_path(args.out_dir / "ladder.png") as tmp:
         fig.savefig(tmp, dpi=args.dpi, format="png", metadata={"Software": None})
     log.info(
         "wrote ladder.parquet, ladder.md, ladder.png (%d rows) to %s", len(table), args.out_dir
     )
     return 0
+
+
+def _with_previous(folder: Path, table, pairs, times, merge_previous):
+    """The new table, per-pair rows and scale times with ``folder``'s missing cells added."""
+    import pandas as pd
+
+    from deblur.errors import DeblurError
+    from deblur.evaluation.tables import read_parquet
+
+    if not (folder / "ladder.parquet").is_file():
+        raise DeblurError(f"--previous {folder} has no ladder.parquet; pass an earlier --out-dir")
+    previous = read_parquet(folder / "ladder.parquet")
+    old_pairs = folder / "ladder_pairs.parquet"
+    old_pairs = read_parquet(old_pairs) if old_pairs.is_file() else None
+    table, pairs = merge_previous(table, pairs, previous, old_pairs)
+    old_times = folder / "ladder_scales.parquet"
+    if old_times.is_file():
+        old = read_parquet(old_times)
+        key = ["config_hash", "reference"]  # one pyramid
+        new = set() if times is None else set(map(tuple, times[key].itertuples(index=False)))
+        keep = [tuple(r) not in new for r in old[key].itertuples(index=False)]
+        times = pd.concat([times, old[keep]], ignore_index=True) if times is not None else old
+    return table, pairs, times

@@ -161,6 +161,57 @@ def per_pair(metrics: pd.DataFrame, baseline: str = "identity") -> pd.DataFrame:
     return rows
 
 
+# the per-pair columns kept in ladder_pairs.parquet (enough to redraw the figure)
+PAIR_COLUMNS = (
+    "dataset", "method", "role", "size", "resolution", "pair_id", "deblur_steps", "niter",
+    "psnr", "ssim",
+)  # fmt: skip
+# a cell of the ladder table: the rows of one training setting on one dataset
+CELL_KEY = ("dataset", "max_size", "niter")
+
+
+def pair_rows(metrics: pd.DataFrame, baseline: str = "identity") -> pd.DataFrame:
+    """:func:`per_pair`'s rows with :data:`PAIR_COLUMNS` only (``ladder_pairs.parquet``)."""
+    rows = per_pair(metrics, baseline)
+    return rows[[c for c in PAIR_COLUMNS if c in rows]].reset_index(drop=True)
+
+
+def merge_previous(
+    table: pd.DataFrame,
+    pairs: pd.DataFrame,
+    previous: pd.DataFrame,
+    previous_pairs: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add to a new ladder table (and its per-pair rows) the cells of an earlier one that the
+    new runs did not measure (by :data:`CELL_KEY`), each row keeping its own provenance; the
+    earlier per-pair rows of those cells join too, where they were kept. The blurry input's
+    per-pair rows at a size come from the new runs when they have that size."""
+    key = list(CELL_KEY)
+    new_cells = set(map(tuple, table[key].itertuples(index=False))) if len(table) else set()
+    keep = [tuple(r) not in new_cells for r in previous[key].itertuples(index=False)]
+    merged = pd.concat([table, previous[keep]], ignore_index=True)
+    if previous_pairs is not None and len(previous_pairs):
+        old = previous_pairs
+        singan = old["role"] == "singan"
+        old_cells = [
+            (d, s, n) not in new_cells
+            for d, s, n in zip(old["dataset"], old["size"], old["niter"], strict=True)
+        ]
+        have_sizes = set(zip(pairs["dataset"], pairs["size"], strict=True)) if len(pairs) else set()
+        old_blurry = [
+            (d, s) not in have_sizes for d, s in zip(old["dataset"], old["size"], strict=True)
+        ]
+        take = (singan & pd.Series(old_cells, index=old.index)) | (
+            ~singan & pd.Series(old_blurry, index=old.index)
+        )
+        pairs = pd.concat([pairs, old[take]], ignore_index=True)
+        pairs = pairs.drop_duplicates(ignore_index=True)
+    merged["_r"] = merged["resolution"].map({r: i for i, r in enumerate(RESOLUTIONS)})
+    order = ["dataset", "_r", "max_size", "niter", "steps"]
+    merged = merged.sort_values(order).drop(columns="_r").reset_index(drop=True)
+    return merged, pairs
+
+
 def _fmt(value: float, digits: int) -> str:
     return "n/a" if pd.isna(value) else f"{value:.{digits}f}"
 
@@ -183,6 +234,7 @@ def ladder_markdown(
         "",
     ]
     lines += [f"- {key}: {value}" for key, value in provenance.items()]
+    lines += _cell_provenance(table)
     lines.append("")
     if table.empty:
         return "\n".join(lines + ["No ladder rows in the metrics table.", ""])
@@ -201,6 +253,22 @@ def ladder_markdown(
             )
         lines.append("")
     return "\n".join(lines)
+
+
+def _cell_provenance(table: pd.DataFrame) -> list[str]:
+    """One line per distinct (commit, cpu, note) of the table's rows when they differ (cells
+    merged from an earlier run), naming its cells."""
+    cols = [c for c in ("commit", "cpu", "note") if c in table]
+    if not cols or len(table[cols].drop_duplicates()) < 2:
+        return []
+    lines = ["", "Cells by run:"]
+    for values, group in table.groupby(cols, sort=False, dropna=False):
+        values = values if isinstance(values, tuple) else (values,)
+        cells = sorted({(r.dataset, r.max_size, r.niter) for r in group.itertuples()})
+        named = ", ".join(f"{d} {s} px / {n}" for d, s, n in cells)
+        text = "; ".join(f"{c} {v}" for c, v in zip(cols, values, strict=True) if pd.notna(v))
+        lines.append(f"- {named}: {text}")
+    return lines
 
 
 def scale_times(model_dirs: Iterable[str | os.PathLike]) -> pd.DataFrame:

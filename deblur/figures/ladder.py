@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from deblur.evaluation.ladder import SINGAN_PATTERN, per_pair
+from deblur.evaluation.ladder import SINGAN_PATTERN, ladder_table, per_pair
 from deblur.figures.style import METRIC_LABELS, REFERENCE_COLOR
 
 MARKERS = {"gopro": "o", "synthetic": "s"}
@@ -22,8 +22,16 @@ JITTER_SEED = 0
 RESOLUTIONS = ("model", "full")
 
 
-def plot_ladder(metrics: pd.DataFrame, reported: dict[str, float], steps: int = 1):
-    """The figure (a matplotlib Figure) for the ladder rows of ``metrics`` at k = ``steps``."""
+def plot_ladder(
+    metrics: pd.DataFrame,
+    reported: dict[str, float],
+    steps: int = 1,
+    table: pd.DataFrame | None = None,
+    pairs: pd.DataFrame | None = None,
+):
+    """The figure (a matplotlib Figure) for the ladder at k = ``steps``: lines from ``table``
+    (:func:`ladder_table` of ``metrics`` by default; merged cells of earlier runs included),
+    points from the per-pair rows ``pairs`` (:func:`per_pair` of ``metrics`` by default)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -31,24 +39,30 @@ def plot_ladder(metrics: pd.DataFrame, reported: dict[str, float], steps: int = 
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="notebook")
-    rows = per_pair(metrics)
+    rows = per_pair(metrics) if pairs is None else pairs
+    table = ladder_table(metrics) if table is None else table
+    cells = table[table["steps"] == steps] if len(table) else table
     singan = rows[(rows["role"] == "singan") & (rows["deblur_steps"] == steps)]
-    blurry = rows[rows["role"] == "blurry input"]
-    if singan.empty:
+    if cells.empty:
         raise ValueError(f"no ladder rows with k = {steps} (methods matching {SINGAN_PATTERN})")
-    sizes = sorted(singan["size"].unique())
+    sizes = sorted(cells["max_size"].unique())
     colors = dict(zip(sizes, sns.color_palette("viridis", len(sizes)), strict=True))
     rng = np.random.default_rng(JITTER_SEED)
-    niters = sorted(singan["niter"].unique())
+    niters = sorted(cells["niter"].unique())
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex=True, squeeze=False)
     for col, resolution in enumerate(RESOLUTIONS):
         for row, metric in enumerate(("psnr", "ssim")):
             ax = axes[row][col]
-            for (dataset, size), group in singan[singan["resolution"] == resolution].groupby(
-                ["dataset", "size"], sort=True
+            for (dataset, size), cell in cells[cells["resolution"] == resolution].groupby(
+                ["dataset", "max_size"], sort=True
             ):
                 color, marker = colors[size], MARKERS.get(dataset, "^")
-                means = group.groupby("niter")[metric].mean()
+                means = cell.set_index("niter")[metric].sort_index()
+                group = singan[
+                    (singan["resolution"] == resolution)
+                    & (singan["dataset"] == dataset)
+                    & (singan["size"] == size)
+                ]
                 x = group["niter"].to_numpy(float) * 10 ** rng.uniform(
                     -POINT_JITTER, POINT_JITTER, len(group)
                 )
@@ -60,14 +74,10 @@ def plot_ladder(metrics: pd.DataFrame, reported: dict[str, float], steps: int = 
                     color=color,
                     label=f"SinGAN {size} px ({dataset})",
                 )
-                base = blurry[
-                    (blurry["resolution"] == resolution)
-                    & (blurry["size"] == size)
-                    & (blurry["dataset"] == dataset)
-                ]
+                base = cell[f"blurry_{metric}"].dropna()
                 if len(base):
                     ax.axhline(
-                        base[metric].mean(),
+                        base.mean(),
                         color=color,
                         linestyle=BLURRY_LINES.get(dataset, "--"),
                         linewidth=1,
@@ -93,7 +103,7 @@ def plot_ladder(metrics: pd.DataFrame, reported: dict[str, float], steps: int = 
     fig.legend(
         unique.values(), unique.keys(), loc="lower center", ncol=3, frameon=False, fontsize=9
     )
-    n_pairs = singan.groupby("dataset")["pair_id"].nunique()
+    n_pairs = cells.groupby("dataset")["pairs"].max()
     pairs_text = ", ".join(f"{n} {d} pairs" for d, n in n_pairs.items())
     fig.suptitle(f"SinGAN G_0 (k = {steps}) toward the paper's settings ({pairs_text})")
     fig.tight_layout(rect=(0, 0.1 + 0.02 * (len(unique) // 3), 1, 0.97))
