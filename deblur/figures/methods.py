@@ -215,15 +215,10 @@ def _read_for_display(path: object, size: tuple[int, int], crop: float) -> np.nd
     bicubic), then optionally keep a centred crop of fraction ``crop``. None (and a warning)
     if it cannot be read."""
     from deblur.data.imageio import read_rgb
-    from deblur.errors import DeblurError
     from deblur.resize import resize_array
 
-    if path is None or (isinstance(path, float) and math.isnan(path)) or path is pd.NA:
-        return None
-    try:
-        img = read_rgb(path)
-    except DeblurError as exc:
-        log.warning("examples: %s", exc)
+    img = _read_or_warn(read_rgb, path)
+    if img is None:
         return None
     h, w = size
     img = resize_array(img, (h, w)) if img.shape[:2] != (h, w) else img
@@ -234,18 +229,26 @@ def _read_for_display(path: object, size: tuple[int, int], crop: float) -> np.nd
     return img
 
 
+def _read_or_warn(reader, path: object):
+    """``reader(path)``; None when ``path`` is missing (None/NaN/NA) or unreadable (warned)."""
+    from deblur.errors import DeblurError
+
+    if path is None or path is pd.NA or (isinstance(path, float) and math.isnan(path)):
+        return None
+    try:
+        return reader(path)
+    except DeblurError as exc:
+        log.warning("examples: %s", exc)
+        return None
+
+
 def _kernel_inset(ax, path: object) -> bool:
     """Draw the kernel PNG at ``path`` in the panel's upper-left corner (peak white on black,
     one block per kernel pixel); False (and a warning if unreadable) when there is none."""
-    from deblur.errors import DeblurError
     from deblur.kernelio import read_kernel
 
-    if path is None or path is pd.NA or (isinstance(path, float) and math.isnan(path)):
-        return False
-    try:
-        k = read_kernel(path)
-    except DeblurError as exc:
-        log.warning("examples: %s", exc)
+    k = _read_or_warn(read_kernel, path)
+    if k is None:
         return False
     inset = ax.inset_axes([0.02, 0.54, 0.44, 0.44])
     inset.imshow(k / k.max(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
