@@ -28,6 +28,8 @@ import logging
 import platform
 from pathlib import Path
 
+from deblur.evaluation.settings import REPORTED_PSNR, REPORTED_SSIM
+
 HELP = "summarise the pyramid-size ladder: table, Markdown and figure per cell"
 
 log = logging.getLogger(__name__)
@@ -74,8 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="an earlier --out-dir: keep its cells that these metrics do not have",
     )
     parser.add_argument("--baseline", default="identity", help="blurry-input baseline name")
-    parser.add_argument("--reported-psnr", type=float, default=15.3, help="paper's PSNR (dB)")
-    parser.add_argument("--reported-ssim", type=float, default=0.52, help="paper's SSIM")
+    parser.add_argument(
+        "--reported-psnr", type=float, default=REPORTED_PSNR, help="paper's PSNR (dB)"
+    )
+    parser.add_argument("--reported-ssim", type=float, default=REPORTED_SSIM, help="paper's SSIM")
     parser.add_argument("--dpi", type=int, default=130, help="figure resolution")
 
 
