@@ -510,7 +510,9 @@ def get_eval_inputs(wildcards):
     if estimate:
         # recorded as kernel_path (examples.png shows it); kernel_error where the truth is known
         inputs["kernel_est"] = estimate
-        if known:
+        # SelfDeblur estimates its kernel in working pixels (the image downscaled to its
+        # max_size), not comparable with the full-resolution true kernel; its error ratio is
+        if known and METHODS[wildcards.method]["kind"] in KERNEL_KINDS:
             inputs["kernel"] = str(known)
         if known and ORACLE_METHOD:
             inputs["oracle"] = f"results/deblurred/{ORACLE_METHOD}/{wildcards.pair}.png"
@@ -667,7 +669,8 @@ PLOT_REPORTED = {
 
 
 def get_plot_images():
-    """Every image ``plot`` may show in examples.png: outputs, blurry and sharp frames."""
+    """Every image ``plot`` may show in examples.png: outputs, estimated and true kernels,
+    blurry and sharp frames."""
     images = [f"results/deblurred/{m}/{p}.png" for m in METHODS for p in PAIR_IDS]
     images += [estimated_kernel(m, p) for m in METHODS for p in PAIR_IDS]
     images += [str(PAIRS[p].blurry) for p in PAIR_IDS]
