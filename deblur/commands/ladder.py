@@ -91,7 +91,6 @@ def run(args: argparse.Namespace) -> int:
     from deblur.evaluation.ladder import (
         ladder_markdown,
         ladder_table,
-        merge_previous,
         pair_rows,
         scale_times,
         scale_times_markdown,
@@ -132,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise DeblurError(f"--models: {exc}") from None
     if args.previous is not None:
-        table, pairs, times = _with_previous(args.previous, table, pairs, times, merge_previous)
+        table, pairs, times = _with_previous(args.previous, table, pairs, times)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     write_parquet(table, args.out_dir / "ladder.parquet")
     write_parquet(pairs, args.out_dir / "ladder_pairs.parquet")
@@ -152,11 +151,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_previous(folder: Path, table, pairs, times, merge_previous):
+def _with_previous(folder: Path, table, pairs, times):
     """The new table, per-pair rows and scale times with ``folder``'s missing cells added."""
-    import pandas as pd
-
     from deblur.errors import DeblurError
+    from deblur.evaluation.ladder import merge_previous, merge_scale_times
     from deblur.evaluation.tables import read_parquet
 
     if not (folder / "ladder.parquet").is_file():
@@ -167,9 +165,5 @@ def _with_previous(folder: Path, table, pairs, times, merge_previous):
     table, pairs = merge_previous(table, pairs, previous, old_pairs)
     old_times = folder / "ladder_scales.parquet"
     if old_times.is_file():
-        old = read_parquet(old_times)
-        key = ["config_hash", "reference"]  # one pyramid
-        new = set() if times is None else set(map(tuple, times[key].itertuples(index=False)))
-        keep = [tuple(r) not in new for r in old[key].itertuples(index=False)]
-        times = pd.concat([times, old[keep]], ignore_index=True) if times is not None else old
+        times = merge_scale_times(times, read_parquet(old_times))
     return table, pairs, times

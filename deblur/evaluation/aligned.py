@@ -33,18 +33,22 @@ from deblur.evaluation.settings import AlignSettings
 __all__ = ["AlignSettings", "aligned_scores"]
 
 
+def _interior(img: np.ndarray, border: int, dy: int = 0, dx: int = 0) -> np.ndarray:
+    """``img`` without a ``border``-px frame, the window displaced by (dy, dx)."""
+    h, w = img.shape[:2]
+    return img[border + dy : h - border + dy, border + dx : w - border + dx]
+
+
 def _interior_mse(pred: np.ndarray, sharp: np.ndarray, border: int, shift: int) -> np.ndarray:
     """(2 shift + 1)^2 MSEs of ``sharp``'s interior against ``pred`` displaced by (dy, dx)."""
     # on the channel means in float32: the search only ranks shifts, the scores are float64 RGB
     pred, sharp = pred.mean(axis=2, dtype=np.float32), sharp.mean(axis=2, dtype=np.float32)
-    h, w = sharp.shape[:2]
-    ref = sharp[border : h - border, border : w - border]
+    ref = _interior(sharp, border)
     side = 2 * shift + 1
     mse = np.empty((side, side))
     for i, dy in enumerate(range(-shift, shift + 1)):
         for j, dx in enumerate(range(-shift, shift + 1)):
-            cand = pred[border + dy : h - border + dy, border + dx : w - border + dx]
-            diff = cand - ref
+            diff = _interior(pred, border, dy, dx) - ref
             mse[i, j] = float(np.vdot(diff, diff)) / diff.size
     return mse
 
@@ -100,7 +104,7 @@ def aligned_scores(
         )
     mse = _interior_mse(pred, sharp, border, max_shift)
     i, j = np.unravel_index(int(np.argmin(mse)), mse.shape)
-    dy, dx = float(i - max_shift), float(j - max_shift)
+    iy, ix = int(i) - max_shift, int(j) - max_shift
     fy = (
         _parabola_offset(mse[i - 1, j], mse[i, j], mse[i + 1, j])
         if 0 < i < mse.shape[0] - 1
@@ -111,14 +115,12 @@ def aligned_scores(
         if 0 < j < mse.shape[1] - 1
         else 0.0
     )
-    ref = sharp[border : h - border, border : w - border]
-
-    iy, ix = int(dy), int(dx)
-    best = (dy, dx, pred[border + iy : h - border + iy, border + ix : w - border + ix])
+    ref = _interior(sharp, border)
+    best = (float(iy), float(ix), _interior(pred, border, iy, ix))
     if fy or fx:
-        sub = _shifted(pred, dy + fy, dx + fx)[border : h - border, border : w - border]
+        sub = _interior(_shifted(pred, iy + fy, ix + fx), border)
         if psnr(sub, ref) > psnr(best[2], ref):
-            best = (dy + fy, dx + fx, sub)
+            best = (iy + fy, ix + fx, sub)
     return dict(
         psnr_aligned=psnr(best[2], ref),
         ssim_aligned=ssim(best[2], ref),

@@ -212,6 +212,17 @@ def merge_previous(
     return merged, pairs
 
 
+def merge_scale_times(times: pd.DataFrame | None, previous: pd.DataFrame) -> pd.DataFrame:
+    """:func:`scale_times` rows with those of an earlier run added for the pyramids
+    (config hash, reference) the new rows do not have."""
+    if times is None:
+        return previous
+    key = ["config_hash", "reference"]  # one pyramid
+    new = set(map(tuple, times[key].itertuples(index=False)))
+    keep = [tuple(r) not in new for r in previous[key].itertuples(index=False)]
+    return pd.concat([times, previous[keep]], ignore_index=True)
+
+
 def _fmt(value: float, digits: int) -> str:
     return "n/a" if pd.isna(value) else f"{value:.{digits}f}"
 
