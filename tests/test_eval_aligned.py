@@ -54,6 +54,10 @@ def test_the_window_scales_with_the_resolution_and_zero_turns_it_off():
     assert AlignSettings(max_shift=8, crop=8).at_scale(0.05) == (1, 1)
     assert AlignSettings(max_shift=8, crop=4).at_scale(0.5) == (4, 2)
     assert AlignSettings(max_shift=8, crop=8).at_scale(1.0, shorter_side=23) == (2, 2)
+    # a tiny frame keeps an SSIM window after the crop, or is not aligned at all
+    shift, crop = AlignSettings(8, 8).at_scale(0.5, shorter_side=18, min_interior=11)
+    assert shift >= 1 and 18 - 2 * (shift + crop) >= 11
+    assert AlignSettings(8, 8).at_scale(0.5, shorter_side=12, min_interior=11) == (0, 0)
     with pytest.raises(ValueError, match="max_shift"):
         AlignSettings(max_shift=-1)
     sharp = textured()
@@ -63,6 +67,11 @@ def test_the_window_scales_with_the_resolution_and_zero_turns_it_off():
         full["align_dy"] == pytest.approx(2, abs=0.15) and "aligned" in full["aligned_convention"]
     )
     assert "psnr_aligned" not in evaluate_images(sharp, sharp, 64, align=AlignSettings(0))[0]
+    # 16x12 at full resolution: no shift leaves an 11-px window, so NaN and a convention saying so
+    tiny = textured(12, 16)
+    (row,) = evaluate_images(tiny, tiny, 16, resolutions=("full",), align=AlignSettings(8, 8))
+    assert np.isnan(row["psnr_aligned"]) and "not scored" in row["aligned_convention"]
+    assert row["psnr"] == np.inf
 
 
 def test_evaluate_cli_records_aligned_scores_and_the_summary_and_study_report_them(tmp_path):

@@ -32,6 +32,7 @@ def test_variant_names_say_their_settings(preset):
         "unsharp",
         "richardson_lucy",
         "tv_blind",
+        "selfdeblur",
         "singan",
     }
     for m in (m for m in methods if m["kind"] == "singan"):
@@ -101,8 +102,10 @@ def test_study_dry_run_shares_trainings_across_variants(tmp_path, preset):
     assert counts["deblur_singan"] == n * n_singan
     # kernel-estimating baselines have their own rule (it declares the kernel PNG too)
     n_kernel = sum(m["kind"] in KERNEL_KINDS for m in methods)
-    assert counts["deblur_baseline"] == n * (len(methods) - n_singan - n_kernel)
+    n_selfdeblur = sum(m["kind"] == "selfdeblur" for m in methods)
+    assert counts["deblur_baseline"] == n * (len(methods) - n_singan - n_kernel - n_selfdeblur)
     assert counts.get("deblur_kernel_baseline", 0) == n * n_kernel
+    assert counts.get("deblur_selfdeblur", 0) == n * n_selfdeblur
     assert counts["evaluate"] == n * len(methods)
     assert counts["aggregate"] == counts["study"] == counts["plot"] == 1
 

@@ -151,8 +151,13 @@ def evaluate_images(
         row = dict(resolution=resolution, height=size[0], width=size[1])
         row |= dict(psnr=psnr(p, s), ssim=ssim(p, s))
         if align is not None and align.enabled:
-            shift, crop = align.at_scale(max(size) / max(sh, sw), min(size))
-            row |= aligned_scores(p, s, shift, crop)
-            row["aligned_convention"] = align.convention(shift, crop)
+            shift, crop = align.at_scale(max(size) / max(sh, sw), min(size), SSIM_MIN_SIDE)
+            if shift:
+                row |= aligned_scores(p, s, shift, crop)
+                row["aligned_convention"] = align.convention(shift, crop)
+            else:  # too small to leave an SSIM window after any shift: no aligned scores
+                row |= dict.fromkeys(("psnr_aligned", "ssim_aligned"), float("nan"))
+                row |= dict(align_dy=float("nan"), align_dx=float("nan"))
+                row["aligned_convention"] = "aligned: not scored, frame too small to align"
         rows.append(row)
     return rows

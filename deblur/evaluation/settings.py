@@ -166,17 +166,26 @@ class AlignSettings:
     def enabled(self) -> bool:
         return self.max_shift > 0
 
-    def at_scale(self, factor: float, shorter_side: int | None = None) -> tuple[int, int]:
+    def at_scale(
+        self, factor: float, shorter_side: int | None = None, min_interior: int = 1
+    ) -> tuple[int, int]:
         """(max_shift, crop) in pixels of an image ``factor`` times the full-resolution size.
 
         With ``shorter_side`` (of that image), both shrink together where their sum would
-        exceed a quarter of it, so at least half of each side is scored (tiny frames)."""
+        exceed a quarter of it, so at least half of each side is scored, or would leave fewer
+        than ``min_interior`` pixels across (tiny frames). (0, 0) where not even a 1 px shift
+        fits: the frame is too small to align."""
         if not factor > 0:
             raise ValueError(f"factor must be positive, got {factor}")
         shift = max(1, math.ceil(self.max_shift * factor - 1e-9))
         crop = math.ceil(self.crop * factor - 1e-9)
-        if shorter_side is not None and shift + crop > shorter_side / 4:
-            fit = shorter_side / 4 / (shift + crop)
+        if shorter_side is None:
+            return shift, crop
+        limit = min(shorter_side / 4, (shorter_side - min_interior) // 2)
+        if limit < 1:
+            return 0, 0
+        if shift + crop > limit:
+            fit = limit / (shift + crop)
             shift, crop = max(1, math.floor(shift * fit)), math.floor(crop * fit)
         return shift, crop
 
