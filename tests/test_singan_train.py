@@ -20,7 +20,7 @@ import deblur
 from deblur.errors import DeblurError
 from deblur.singan import fast as fast_module
 from deblur.singan import train as train_module
-from deblur.singan.checkpoint import load_model, scale_path
+from deblur.singan.checkpoint import file_sha256, load_model, load_scale, scale_path
 from deblur.singan.generate import deblur_image, draw_prev
 from deblur.singan.pyramid import build_pyramid, image_to_tensor
 from deblur.singan.train import prepare_scale, train, train_step
@@ -219,6 +219,34 @@ def test_different_config_seed_or_image_is_refused(trained, image, tmp_path):
         fit(other, partial)
     with pytest.raises(DeblurError, match="already holds a finished model.*niter"):
         fit(image, trained, niter=31)
+
+
+def test_other_run_is_set_aside_when_asked(trained, image, tmp_path):
+    """A changed training image under the same directory (what a workflow rerun meets): the old
+    pyramid is moved to a sibling directory, kept whole, and a new one is trained."""
+    out = tmp_path / "model"
+    shutil.copytree(trained, out)
+    (out / "model.json").unlink()  # as Snakemake does before it reruns the job
+    (out / "train_runs.log").write_text("history\n")
+    old_scales = sorted(p.name for p in out.glob("scale_*.pt"))
+    other = tmp_path / "other.png"
+    Image.fromarray((structured_image()[::-1] * 255).astype(np.uint8)).save(other)
+    train(other, out, config={**TINY, "niter": NITER}, device="cpu", seed=0, threads=1,
+          progress=False, replace_other_run=True)  # fmt: skip
+    (aside,) = tmp_path.glob("model.replaced-*")
+    assert sorted(p.name for p in aside.glob("scale_*.pt")) == old_scales
+    assert (aside / "train_log.tsv").is_file() and not (aside / "model.json").exists()
+    assert (out / "train_runs.log").read_text() == "history\n"  # not the model's own file
+    info = json.loads((out / "model.json").read_text())
+    assert info["image_sha256"] == file_sha256(other) != file_sha256(image)
+    for scale in range(len(old_scales)):
+        assert load_scale(scale_path(out, scale), torch.device("cpu")).run["image_sha256"] == (
+            file_sha256(other)
+        )
+    # the same run again: nothing of another run, nothing moved
+    train(other, out, config={**TINY, "niter": NITER}, device="cpu", seed=0, threads=1,
+          progress=False, replace_other_run=True)  # fmt: skip
+    assert len(list(tmp_path.glob("model.replaced-*"))) == 1
 
 
 def test_finished_model_is_not_retrained(trained, image):

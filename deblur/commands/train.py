@@ -70,6 +70,12 @@ def add_arguments(parser):
         "(same math, slower; for checks)",
     )  # fmt: skip
     parser.add_argument(
+        "--replace-other-run", action="store_true",
+        help="if --out holds a pyramid of another run (other image, seed or settings), move it "
+        "to OUT.replaced-<UTC time> and train anew (default: refuse; the workflow passes this, "
+        "as it reruns a training job when its image or settings changed)",
+    )  # fmt: skip
+    parser.add_argument(
         "--progress", action="store_true",
         help="force the per-scale progress bars (default: only when stderr is a terminal; "
         "a log line per scale is always written)",
@@ -103,5 +109,6 @@ def run(args):
         threads=args.threads, progress=progress, precision=args.precision,
         compile=args.compile, reference_step=args.reference_step,
         branch_max_channels=BRANCH_MAX_CHANNELS if branches is None else branches,
+        replace_other_run=args.replace_other_run,
     )  # fmt: skip
     return 0

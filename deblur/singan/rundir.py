@@ -1,5 +1,6 @@
 """A model directory's bookkeeping: the run's identity, the writer's lock, stale temporary
-files, whether a finished model is already there, and what ``model.json`` records.
+files, another run's pyramid set aside, whether a finished model is already there, and what
+``model.json`` records.
 
 Training (:func:`deblur.singan.train.train`) uses these around its scale loop; the files
 themselves (``scale_NN.pt``, ``train_log.tsv``, ``model.json``) are read and written by
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from deblur.singan.checkpoint import (
     TRAIN_LOG,
     ScaleCheckpoint,
     file_sha256,
+    load_scale,
     read_model_json,
     run_mismatch,
 )
@@ -96,6 +99,38 @@ def open_model_dir(out_dir: Path) -> Iterator[Path]:
             for stale in out_dir.glob(pattern):
                 stale.unlink()
         yield out_dir
+
+
+def set_aside_other_run(out_dir: Path, run: dict[str, object]) -> tuple[Path, str] | None:
+    """Move a pyramid of another run (other config, seed, image or precision) out of ``out_dir``.
+
+    Its files (``scale_*.pt``, ``train_log.tsv``, ``model.json``) go to a sibling directory
+    ``<out_dir>.replaced-<UTC time>``, kept, not deleted; other files (a workflow's history log)
+    stay. This is what a rerun needs when the training image or seed changed under the same model
+    directory: the old scales cannot be resumed, and refusing would stop the rerun.
+
+    Returns
+    -------
+    (directory the files went to, how the runs differ), or None if ``out_dir`` holds nothing of
+    another run.
+    """
+    problem = None
+    if (out_dir / MODEL_JSON).is_file():
+        problem = run_mismatch(read_model_json(out_dir), run)
+    for path in sorted(out_dir.glob("scale_*.pt")):
+        problem = problem or run_mismatch(load_scale(path, torch.device("cpu")).run, run)
+    if problem is None:
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    dest = out_dir.with_name(f"{out_dir.name}.replaced-{stamp}")
+    try:
+        dest.mkdir()
+        for name in [p.name for p in out_dir.glob("scale_*.pt")] + [TRAIN_LOG, MODEL_JSON]:
+            if (out_dir / name).is_file():
+                (out_dir / name).rename(dest / name)
+    except OSError as exc:
+        raise output_error(dest, exc) from None
+    return dest, problem
 
 
 def is_finished(out_dir: Path, run: dict[str, object]) -> bool:

@@ -51,7 +51,13 @@ from deblur.singan.losses import (
 )
 from deblur.singan.models import Discriminator, Generator
 from deblur.singan.pyramid import build_pyramid, image_to_tensor, pyramid_sizes
-from deblur.singan.rundir import is_finished, model_info, open_model_dir, run_identity
+from deblur.singan.rundir import (
+    is_finished,
+    model_info,
+    open_model_dir,
+    run_identity,
+    set_aside_other_run,
+)
 from deblur.singan.scale_inputs import ScaleInputs, prepare_scale, scale_seed
 
 log = logging.getLogger(__name__)
@@ -277,6 +283,7 @@ def train(
     compile: bool = False,
     reference_step: bool = False,
     branch_max_channels: int = BRANCH_MAX_CHANNELS,
+    replace_other_run: bool = False,
 ) -> Path:
     """Train a SinGAN pyramid on one (sharp) image and write it to ``out_dir``.
 
@@ -312,6 +319,11 @@ def train(
         On CPU with 2+ threads, scales of at most this many channels run each step as two
         concurrent halves on half of the threads each (faster on narrow scales; 0 = never;
         see :class:`~deblur.singan.fast.FastStep`).
+    replace_other_run : bool
+        If ``out_dir`` holds a pyramid of another run (config, seed, image or precision), move
+        it to ``<out_dir>.replaced-<UTC time>`` and train anew instead of refusing
+        (:func:`~deblur.singan.rundir.set_aside_other_run`; the workflow's choice, since it
+        reruns a training job exactly when its image or settings changed).
 
     Returns
     -------
@@ -338,6 +350,13 @@ def train(
 
     # held until training ends; a second trainer on this directory is refused
     with open_model_dir(out_dir):
+        if replace_other_run and (moved := set_aside_other_run(out_dir, run)):
+            log.warning(
+                "%s held a pyramid trained with %s; moved it to %s, training anew",
+                out_dir,
+                moved[1],
+                moved[0],
+            )
         if is_finished(out_dir, run):
             log.info("%s is already trained with this config; nothing to do", out_dir)
             return out_dir

@@ -27,13 +27,14 @@ rule train_singan:
     shell:
         # Snakemake deletes the log before a job: every run's output is appended to the
         # pyramid's own history, which the log then holds whole, so a rerun after a kill keeps
-        # the loss lines of the scales trained before it
+        # the loss lines of the scales trained before it. Snakemake reruns this job when the
+        # image or settings changed, so a pyramid of another run is set aside, not refused.
         'echo "== run started $(date), resuming if the model directory holds finished'
         ' scales ==" >> {params.history:q}; cat {params.history:q} > {log:q}; '
         "python -m deblur train --image {input.image:q} --out {params.out:q} {params.settings}"
         " --device {params.device} --seed {params.seed} --threads {threads}"
         " --precision {params.precision} {params.compile}"
-        " --branch-max-channels {params.branch_max_channels}"
+        " --branch-max-channels {params.branch_max_channels} --replace-other-run"
         " 2>&1 | tee -a {params.history:q} >> {log:q}"
 
 
