@@ -110,7 +110,11 @@ def test_evaluate_cli_records_aligned_scores_and_the_summary_and_study_report_th
     # known kernels: the error ratio's median and success rate (ratio <= 3) join the section
     rows["error_ratio"] = np.where(rows["method"] == "blind", 2.5, np.nan)
     rows["kernel_error"] = np.where(rows["method"] == "blind", 0.4, np.nan)
+    text = ablation_markdown(rank_variants(rows, settings), empty, seq, rows, settings)
+    assert "error ratio (median)" in text and "| 2.50 | 1.00 | n/a | n/a | 0.40 |" in text
+    rows["error_ratio_aligned"] = np.where(rows["method"] == "blind", 3.5, np.nan)
     s = summarize(rows, settings).set_index(["method", "resolution"]).loc[("blind", "full")]
     assert s["n_known_kernel"] == 1 and s["error_ratio_success"] == 1.0
+    assert s["error_ratio_aligned_median"] == 3.5 and s["error_ratio_aligned_success"] == 0.0
     text = ablation_markdown(rank_variants(rows, settings), empty, seq, rows, settings)
-    assert "error ratio (median)" in text and "| 2.50 | 1.00 | 0.40 |" in text
+    assert "aligned error ratio (median)" in text and "| 2.50 | 1.00 | 3.50 | 0.00 | 0.40 |" in text

@@ -236,3 +236,33 @@ def test_examples_figure_shows_the_estimated_and_the_true_kernel(tmp_path):
     insets = {ax.get_title(): len(ax.child_axes) for ax in panels if ax.get_title()}
     assert insets == {"blurry input": 0, "tv_blind": 1, "sharp (ground truth)": 1}
     assert "insets" in fig._suptitle.get_text()
+
+
+def test_aligned_error_ratio_forgives_a_shift_that_the_plain_one_charges(tmp_path):
+    """A prediction equal to the oracle displaced by 3 px: the plain ratio counts the shift as
+    error, the aligned one (both images aligned by the same window) is about 1."""
+    import pandas as pd
+
+    from deblur.evaluation.kernel_metrics import aligned_error_ratio
+
+    sharp = sharp_image()[:96, :96]
+    rng = np.random.default_rng(0)
+    oracle = np.clip(sharp + rng.normal(0, 0.02, sharp.shape), 0, 1)
+    write_png(tmp_path / "sharp.png", sharp)
+    write_png(tmp_path / "oracle.png", oracle)
+    write_png(tmp_path / "pred.png", np.roll(oracle, (3, -2), axis=(0, 1)))
+    argv = ["-q", "evaluate", "--pred", tmp_path / "pred.png", "--sharp", tmp_path / "sharp.png"]
+    argv += ["--max-size", "96", "--oracle", tmp_path / "oracle.png", "--align-shift", "4"]
+    argv += ["--align-crop", "2", "--out", tmp_path / "m.parquet"]
+    assert main([str(a) for a in argv]) == 0
+    row = pd.read_parquet(tmp_path / "m.parquet").iloc[0]
+    assert row["error_ratio"] > 3.0
+    assert row["error_ratio_aligned"] == pytest.approx(1.0, abs=0.15)
+    # with the aligned scores off there is no aligned ratio
+    (tmp_path / "m.parquet").unlink()
+    argv[argv.index("4")] = "0"
+    assert main([str(a) for a in argv]) == 0
+    assert "error_ratio_aligned" not in pd.read_parquet(tmp_path / "m.parquet")
+    assert aligned_error_ratio(20.0, 30.0) == pytest.approx(10.0)
+    assert aligned_error_ratio(float("inf"), float("inf")) == 1.0
+    assert np.isnan(aligned_error_ratio(float("nan"), 30.0))

@@ -9,6 +9,7 @@ scores (psnr_aligned, ssim_aligned: the best shift within --align-shift px and a
 deblur/evaluation/aligned.py), the protocol recorded as aligned_convention. Where the true
 kernel is known, --oracle adds error_ratio = ||pred - sharp||^2 / ||oracle - sharp||^2 at the
 full resolution (Levin et al. 2009; oracle = the non-blind deconvolution with the true kernel)
+and error_ratio_aligned, the same ratio with both images aligned by the shift-tolerant window,
 and --kernel-est with --kernel-true add kernel_error (L1 after centring,
 deblur/evaluation/kernel_metrics.py), in every row.
 The metric convention (skimage, RGB, float [0,1], data_range=1, Gaussian SSIM sigma 1.5,
@@ -69,7 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--oracle",
         type=Path,
         metavar="PNG",
-        help="the non-blind oracle's output for this pair: adds error_ratio",
+        help="the non-blind oracle's output for this pair: adds error_ratio (and, with aligned "
+        "scores on, error_ratio_aligned)",
     )
     parser.add_argument(
         "--kernel-est",
@@ -189,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
         pred_path=str(args.pred),
         sharp_path=str(args.sharp),
     )
-    base.update(kernel_scores(args, pred, sharp))
+    base.update(kernel_scores(args, pred, sharp, scores, align))
     for key in MODEL_FILLED:
         base.setdefault(key, None)
     df = metrics_frame([base | common | s for s in scores])
@@ -208,11 +210,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def kernel_scores(args: argparse.Namespace, pred, sharp) -> dict[str, float]:
-    """``error_ratio`` (with --oracle), the kernels' paths and ``kernel_error`` (with both
-    kernel options)."""
+def kernel_scores(
+    args: argparse.Namespace, pred, sharp, rows: list[dict], align: AlignSettings
+) -> dict[str, float]:
+    """``error_ratio`` and, with aligned scores on, ``error_ratio_aligned`` (with --oracle), the
+    kernels' paths and ``kernel_error`` (with both kernel options). ``rows`` are the
+    prediction's scores (:func:`evaluate_images`)."""
     from deblur.data.imageio import read_rgb
-    from deblur.evaluation.kernel_metrics import error_ratio, kernel_error
+    from deblur.errors import DeblurError
+    from deblur.evaluation.kernel_metrics import aligned_error_ratio, error_ratio, kernel_error
+    from deblur.evaluation.metrics import evaluate_images
     from deblur.kernelio import read_kernel
     from deblur.resize import resize_array
 
@@ -222,6 +229,17 @@ def kernel_scores(args: argparse.Namespace, pred, sharp) -> dict[str, float]:
         oracle = read_rgb(args.oracle)
         ratio = error_ratio(resize_array(pred, full), resize_array(oracle, full), sharp)
         scores["error_ratio"] = ratio
+        pred_full = [r for r in rows if r["resolution"] == "full"]
+        if align.enabled and pred_full and "psnr_aligned" in pred_full[0]:
+            # the oracle aligned by the same window, so both are scored on one interior
+            try:
+                (oracle_full,) = evaluate_images(oracle, sharp, args.max_size, ("full",), align)
+            except ValueError as exc:
+                msg = f"cannot score {args.oracle} against {args.sharp}: {exc}"
+                raise DeblurError(msg) from None
+            scores["error_ratio_aligned"] = aligned_error_ratio(
+                pred_full[0]["psnr_aligned"], oracle_full["psnr_aligned"]
+            )
     if args.kernel_est is not None:
         est = read_kernel(args.kernel_est)  # a clear error now if it is not a kernel
         scores["kernel_path"] = str(args.kernel_est)

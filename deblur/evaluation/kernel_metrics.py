@@ -8,6 +8,10 @@
   ``x_oracle`` the non-blind deconvolution with the true kernel by the same solver: 1 means the
   estimated kernel is as good as the true one; Levin et al. count ratios below about 3 as
   visually successful.
+- ``error_ratio_aligned``: the same ratio after aligning each of the two images to the sharp
+  frame (the shift-tolerant protocol of :mod:`deblur.evaluation.aligned`, on one interior), from
+  their aligned PSNRs; Levin et al. compare images up to a shift too, since the kernel's centre
+  is free and moves the output.
 """
 
 from __future__ import annotations
@@ -51,3 +55,13 @@ def error_ratio(pred: np.ndarray, oracle: np.ndarray, sharp: np.ndarray) -> floa
     if err_oracle == 0:
         return 1.0 if err_pred == 0 else float("inf")
     return err_pred / err_oracle
+
+
+def aligned_error_ratio(psnr_pred: float, psnr_oracle: float) -> float:
+    """The error ratio from the aligned PSNRs (``data_range`` 1) of a prediction and of the
+    oracle, scored on the same interior: ``10 ** ((psnr_oracle - psnr_pred) / 10)``."""
+    if np.isnan(psnr_pred) or np.isnan(psnr_oracle):
+        return float("nan")
+    if np.isinf(psnr_oracle):  # the oracle is exact there
+        return 1.0 if np.isinf(psnr_pred) else float("inf")
+    return float(10.0 ** ((psnr_oracle - psnr_pred) / 10.0))

@@ -108,7 +108,8 @@ def _aligned_and_kernel(g: pd.DataFrame, settings: ReportSettings) -> dict[str, 
     """The optional scores of a method x resolution group: mean and bootstrap CI of the
     shift-tolerant PSNR/SSIM and the mean |shift| over the rows that have them (``n_aligned``);
     where the true kernel is known, the error ratio's median, mean and success rate (ratio at
-    most :data:`SUCCESS_RATIO`) and the mean kernel error (``n_known_kernel``)."""
+    most :data:`SUCCESS_RATIO`), the aligned error ratio's median and success rate, and the mean
+    kernel error (``n_known_kernel``)."""
     row: dict[str, object] = {}
     have = g.dropna(subset=list(ALIGNED_METRICS))
     row["n_aligned"] = len(have)
@@ -124,6 +125,15 @@ def _aligned_and_kernel(g: pd.DataFrame, settings: ReportSettings) -> dict[str, 
     row["error_ratio_median"] = float(np.median(ratio)) if len(ratio) else math.nan
     row["error_ratio_mean"] = float(ratio.mean()) if len(ratio) else math.nan
     row["error_ratio_success"] = float((ratio <= SUCCESS_RATIO).mean()) if len(ratio) else math.nan
+    ratio = (
+        g["error_ratio_aligned"].dropna().to_numpy(np.float64)
+        if "error_ratio_aligned" in g
+        else np.empty(0)
+    )
+    row["error_ratio_aligned_median"] = float(np.median(ratio)) if len(ratio) else math.nan
+    row["error_ratio_aligned_success"] = (
+        float((ratio <= SUCCESS_RATIO).mean()) if len(ratio) else math.nan
+    )
     kerr = g["kernel_error"].dropna() if "kernel_error" in g else pd.Series(dtype=float)
     row["kernel_error_mean"] = float(kerr.mean()) if len(kerr) else math.nan
     return row
@@ -137,7 +147,14 @@ OPTIONAL_SCORE_DTYPES |= {
 OPTIONAL_SCORE_DTYPES |= {"align_shift_mean": FLOAT, "n_known_kernel": INT}
 OPTIONAL_SCORE_DTYPES |= {
     c: FLOAT
-    for c in ("error_ratio_median", "error_ratio_mean", "error_ratio_success", "kernel_error_mean")
+    for c in (
+        "error_ratio_median",
+        "error_ratio_mean",
+        "error_ratio_success",
+        "error_ratio_aligned_median",
+        "error_ratio_aligned_success",
+        "kernel_error_mean",
+    )
 }
 
 
