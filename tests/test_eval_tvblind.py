@@ -266,3 +266,35 @@ def test_aligned_error_ratio_forgives_a_shift_that_the_plain_one_charges(tmp_pat
     assert aligned_error_ratio(20.0, 30.0) == pytest.approx(10.0)
     assert aligned_error_ratio(float("inf"), float("inf")) == 1.0
     assert np.isnan(aligned_error_ratio(float("nan"), 30.0))
+
+
+def test_true_kernel_is_resampled_to_selfdeblurs_working_size(tmp_path):
+    """An estimate made at a fifth of the frame's width is compared with the true kernel at that
+    scale: the true kernel resampled by 1/5 scores ~0, the full-size true kernel would not."""
+    import json
+
+    import pandas as pd
+
+    from deblur.evaluation.kernel_metrics import kernel_error, resample_kernel
+
+    true = linear_motion_psf(21, 0, 25)  # a 21-px horizontal stroke
+    small = resample_kernel(true, 0.2)
+    assert small.shape == (5, 5) and small.min() >= 0 and small.sum() == pytest.approx(1.0)
+    assert small[2].sum() > 0.9  # still a horizontal stroke, about 4 px long
+    assert kernel_error(small, true) > 1.0  # the scales differ: compared as is, a poor match
+    assert resample_kernel(true, 1.0) == pytest.approx(true / true.sum())
+    with pytest.raises(ValueError, match="scale must be positive"):
+        resample_kernel(true, 0)
+    sharp = sharp_image()[:60, :100]
+    write_png(tmp_path / "sharp.png", sharp)
+    write_png(tmp_path / "pred.png", sharp[::5, ::5])
+    write_kernel(tmp_path / "est.png", small)
+    write_kernel(tmp_path / "true.png", true)
+    info = tmp_path / "info.json"
+    info.write_text(json.dumps({"selfdeblur_work_width": 20, "selfdeblur_work_height": 12}))
+    argv = ["-q", "evaluate", "--pred", tmp_path / "pred.png", "--sharp", tmp_path / "sharp.png"]
+    argv += ["--max-size", "100", "--kernel-est", tmp_path / "est.png", "--kernel-true"]
+    argv += [tmp_path / "true.png", "--meta", info, "--out", tmp_path / "m.parquet"]
+    assert main([str(a) for a in argv]) == 0
+    rows = pd.read_parquet(tmp_path / "m.parquet")
+    assert rows["kernel_scale"].eq(0.2).all() and rows["kernel_error"].max() < 0.05

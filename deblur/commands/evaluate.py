@@ -11,7 +11,8 @@ kernel is known, --oracle adds error_ratio = ||pred - sharp||^2 / ||oracle - sha
 full resolution (Levin et al. 2009; oracle = the non-blind deconvolution with the true kernel)
 and error_ratio_aligned, the same ratio with both images aligned by the shift-tolerant window,
 and --kernel-est with --kernel-true add kernel_error (L1 after centring,
-deblur/evaluation/kernel_metrics.py), in every row.
+deblur/evaluation/kernel_metrics.py; an estimate made at SelfDeblur's working size, recorded in
+--meta, against the true kernel resampled to it), in every row.
 The metric convention (skimage, RGB, float [0,1], data_range=1, Gaussian SSIM sigma 1.5,
 population covariance) is recorded in every row, with the provenance given by --meta and
 --model.
@@ -191,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         pred_path=str(args.pred),
         sharp_path=str(args.sharp),
     )
-    base.update(kernel_scores(args, pred, sharp, scores, align))
+    base.update(kernel_scores(args, pred, sharp, scores, align, base))
     for key in MODEL_FILLED:
         base.setdefault(key, None)
     df = metrics_frame([base | common | s for s in scores])
@@ -211,14 +212,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def kernel_scores(
-    args: argparse.Namespace, pred, sharp, rows: list[dict], align: AlignSettings
+    args: argparse.Namespace, pred, sharp, rows: list[dict], align: AlignSettings, meta: dict
 ) -> dict[str, float]:
     """``error_ratio`` and, with aligned scores on, ``error_ratio_aligned`` (with --oracle), the
-    kernels' paths and ``kernel_error`` (with both kernel options). ``rows`` are the
-    prediction's scores (:func:`evaluate_images`)."""
+    kernels' paths and ``kernel_error`` (with both kernel options; for an estimate at a working
+    size recorded in ``meta``, ``kernel_scale`` too). ``rows`` are the prediction's scores
+    (:func:`evaluate_images`)."""
     from deblur.data.imageio import read_rgb
     from deblur.errors import DeblurError
-    from deblur.evaluation.kernel_metrics import aligned_error_ratio, error_ratio, kernel_error
+    from deblur.evaluation.kernel_metrics import (
+        aligned_error_ratio,
+        error_ratio,
+        kernel_error,
+        resample_kernel,
+    )
     from deblur.evaluation.metrics import evaluate_images
     from deblur.kernelio import read_kernel
     from deblur.resize import resize_array
@@ -247,5 +254,11 @@ def kernel_scores(
         true = read_kernel(args.kernel_true)
         scores["kernel_true_path"] = str(args.kernel_true)
         if args.kernel_est is not None:
+            # an estimate made on a downscaled image (SelfDeblur records its working width)
+            # is compared with the true kernel as it acts at that scale
+            scale = float(meta.get("selfdeblur_work_width") or full[1]) / full[1]
+            if scale != 1.0:
+                true = resample_kernel(true, scale)
+                scores["kernel_scale"] = scale
             scores["kernel_error"] = kernel_error(est, true)
     return scores

@@ -510,9 +510,9 @@ def get_eval_inputs(wildcards):
     if estimate:
         # recorded as kernel_path (examples.png shows it); kernel_error where the truth is known
         inputs["kernel_est"] = estimate
-        # SelfDeblur estimates its kernel in working pixels (the image downscaled to its
-        # max_size), not comparable with the full-resolution true kernel; its error ratio is
-        if known and METHODS[wildcards.method]["kind"] in KERNEL_KINDS:
+        # SelfDeblur's kernel is in working pixels (the image downscaled to its max_size):
+        # evaluate resamples the true kernel to the working size its info records
+        if known:
             inputs["kernel"] = str(known)
         if known and ORACLE_METHOD:
             inputs["oracle"] = f"results/deblurred/{ORACLE_METHOD}/{wildcards.pair}.png"
