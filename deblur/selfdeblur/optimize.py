@@ -25,6 +25,7 @@ from deblur.selfdeblur.nets import ImageGenerator, KernelGenerator, blur
 from deblur.selfdeblur.ssim import ssim
 
 log = logging.getLogger(__name__)
+LOG_BAR_INTERVAL_S = 30.0  # progress-bar updates when stderr is a file
 
 CHECK_EVERY = 10  # iterations between reads of the loss (each read is a host-device sync)
 CHECKPOINT_FORMAT = 1  # bump when the checkpoint's contents change
@@ -211,9 +212,11 @@ def selfdeblur(
     run.kernel_net.train()
     bad = torch.zeros((), dtype=torch.bool, device=device)
     resumed_at, start = run.step, time.perf_counter()
+    # into a job's log file (no terminal) a line every 30 s, not one per iteration
     bar = tqdm(
         total=cfg.iterations, initial=run.step, desc="selfdeblur", disable=not progress,
         file=sys.stderr, dynamic_ncols=True,
+        mininterval=0.1 if sys.stderr.isatty() else LOG_BAR_INTERVAL_S,
     )  # fmt: skip
     # checkpoints stop before the last iteration, so the loop always runs and sets these
     while run.step < cfg.iterations:
