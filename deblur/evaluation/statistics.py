@@ -104,6 +104,11 @@ def _constant(series: pd.Series) -> tuple[bool, object]:
     return len(values) == 1 and not series.isna().any(), values[0]
 
 
+def _present(g: pd.DataFrame, column: str) -> np.ndarray:
+    """The non-missing values of an optional column (empty where no row has it)."""
+    return g[column].dropna().to_numpy(np.float64) if column in g else np.empty(0)
+
+
 def _aligned_and_kernel(g: pd.DataFrame, settings: ReportSettings) -> dict[str, object]:
     """The optional scores of a method x resolution group: mean and bootstrap CI of the
     shift-tolerant PSNR/SSIM and the mean |shift| over the rows that have them (``n_aligned``);
@@ -120,20 +125,15 @@ def _aligned_and_kernel(g: pd.DataFrame, settings: ReportSettings) -> dict[str, 
         row[f"{m}_ci_low"], row[f"{m}_ci_high"] = float(low[i]), float(high[i])
     shift = np.hypot(have["align_dy"].to_numpy(np.float64), have["align_dx"].to_numpy(np.float64))
     row["align_shift_mean"] = float(shift.mean()) if len(have) else math.nan
-    ratio = g["error_ratio"].dropna().to_numpy(np.float64) if "error_ratio" in g else np.empty(0)
+    ratio = _present(g, "error_ratio")
     row["n_known_kernel"] = len(ratio)
-    row["error_ratio_median"] = float(np.median(ratio)) if len(ratio) else math.nan
     row["error_ratio_mean"] = float(ratio.mean()) if len(ratio) else math.nan
-    row["error_ratio_success"] = float((ratio <= SUCCESS_RATIO).mean()) if len(ratio) else math.nan
-    ratio = (
-        g["error_ratio_aligned"].dropna().to_numpy(np.float64)
-        if "error_ratio_aligned" in g
-        else np.empty(0)
-    )
-    row["error_ratio_aligned_median"] = float(np.median(ratio)) if len(ratio) else math.nan
-    row["error_ratio_aligned_success"] = (
-        float((ratio <= SUCCESS_RATIO).mean()) if len(ratio) else math.nan
-    )
+    for column in ("error_ratio", "error_ratio_aligned"):
+        ratio = _present(g, column)
+        row[f"{column}_median"] = float(np.median(ratio)) if len(ratio) else math.nan
+        row[f"{column}_success"] = (
+            float((ratio <= SUCCESS_RATIO).mean()) if len(ratio) else math.nan
+        )
     kerr = g["kernel_error"].dropna() if "kernel_error" in g else pd.Series(dtype=float)
     row["kernel_error_mean"] = float(kerr.mean()) if len(kerr) else math.nan
     return row
