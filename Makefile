@@ -1,4 +1,4 @@
-# The two commands of the README:
+# The two commands of the README ("Two commands"):
 #   make run    set up .venv and run the pipeline on the embedded synthetic dataset (CPU, minutes)
 #   make test   set up .venv and run linters and the test suite (what CI runs)
 VENV ?= .venv

@@ -4,7 +4,7 @@
 #   snakemake --cores all --resources gpu=1 --configfile workflow/presets/paper.yaml \
 #       --config 'dataset={root: /path/GOPRO_Large}'  # the paper's run
 #
-# See README.md and workflow/schemas/config.schema.yaml for every setting.
+# See docs/configuration.md and workflow/schemas/config.schema.yaml for every setting.
 
 
 configfile: "config.yaml"

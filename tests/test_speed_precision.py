@@ -159,7 +159,7 @@ def test_bf16_follows_fp32_on_every_onednn_path(isa):
     optimizer steps computes two of three critic and generator steps with stale weights and
     gives a mean of 0.31 (reconstruction loss 1.37x fp32's; test below). Whether bf16 keeps
     its quality over a whole training is the longer sweep's question
-    (bench/precision_quality.py, README)."""
+    (bench/precision_quality.py, docs/speed.md)."""
     result = parity(isa, seeds=[0, 1])
     assert abs(mean_log_ratio(result)) < PARITY_THRESHOLD, result
 

@@ -50,7 +50,7 @@ def add_arguments(parser):
         "--precision", choices=("fp32", "bf16"), default="fp32",
         help="training arithmetic: fp32 (default, the reference's) or bf16 (autocast; about 2x "
         "faster on CPUs with AVX512-BF16 or AMX and on GPUs, several times slower on AVX2-only "
-        "CPUs; see the README for its effect on "
+        "CPUs; see docs/speed.md for its effect on "
         "results); a model directory is never resumed with the other precision",
     )  # fmt: skip
     parser.add_argument(

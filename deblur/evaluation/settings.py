@@ -45,7 +45,7 @@ class ReportSettings:
         Confidence level of the intervals.
     ci_method : str
         Bootstrap interval of :func:`scipy.stats.bootstrap`: ``percentile`` (the default: the
-        interval every measured table in the README reports), ``BCa`` (bias-corrected and
+        interval every measured table in docs/ reports), ``BCa`` (bias-corrected and
         accelerated; NaN on constant data) or ``basic``.
     """
 

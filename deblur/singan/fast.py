@@ -49,7 +49,7 @@ from deblur.singan.models import Discriminator, Generator
 from deblur.singan.scale_inputs import ScaleInputs
 
 CHANNELS_LAST = torch.channels_last
-# widest scale whose steps run as two concurrent halves by default (README "Training speed")
+# widest scale whose steps run as two concurrent halves by default (docs/speed.md, "Training speed")
 BRANCH_MAX_CHANNELS = 32
 
 
@@ -239,7 +239,7 @@ class FastStep:
     spanning an optimizer step would keep computing with the weights from before the step.
     With ``compile=True`` the critic loss (three of D's passes and the penalty's double
     backward, most of an iteration's kernel launches) goes through ``torch.compile``: fewer
-    launches on CUDA; on CPU it measured slower, see the README. The generator loss stays
+    launches on CUDA; on CPU it measured slower, see docs/speed.md. The generator loss stays
     eager: compiled, its BatchNorm running-statistics update bumps the version of tensors the
     eager fake's graph saved, and the backward refuses to run.
 
@@ -250,7 +250,7 @@ class FastStep:
     fakes with and without a graph. Gradients are summed and running statistics updated in the
     reference's order (:class:`~deblur.singan.branches.RunningCopies`). Narrow scales gain
     (their kernels are too short to use two threads well); wide ones lose (measured on 2
-    cores: 32 channels up to x1.1 faster, 64 and 128 channels 4-14% slower; README). 0 turns
+    cores: 32 channels up to x1.1 faster, 64 and 128 channels 4-14% slower; docs/speed.md). 0 turns
     it off.
     """
 

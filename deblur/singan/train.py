@@ -308,8 +308,8 @@ def train(
     precision : {"fp32", "bf16"}
         "bf16" runs the iterations under autocast (about 2x faster on CPUs with AVX512-BF16
         or AMX and on GPUs, several times slower on AVX2-only CPUs, where a warning is
-        logged; see the README for its effect on results). Part of the run's identity: a
-        directory trained with one precision is never resumed with the other.
+        logged; see docs/speed.md, "Training speed", for its effect on results). Part of the
+        run's identity: a directory trained with one precision is never resumed with the other.
     compile : bool
         Pass the critic loss through ``torch.compile`` (meant for CUDA; slower on CPU).
     reference_step : bool
