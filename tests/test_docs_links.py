@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -20,12 +21,12 @@ REPO = Path(__file__).resolve().parents[1]
 INLINE_LINK = re.compile(
     r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(<[^>]*>|[^)\s]+)(?:\s+\"[^\"]*\")?\s*\)"
 )
-REFERENCE_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*(<[^>]*>|\S+)")
+REFERENCE_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:[ \t]*(<[^>]*>|\S+)", re.MULTILINE)
 FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 ATX_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 SETEXT_UNDERLINE = re.compile(r"^\s{0,3}(=+|-+)\s*$")
 HTML_ANCHOR = re.compile(r"""<[^>]+\b(?:id|name)\s*=\s*["']([^"']+)["']""")
-CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+CODE_SPAN = re.compile(r"(`+)((?:[^`\n]|\n(?!\s*\n))+?)\1")
 SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 
@@ -101,16 +102,18 @@ def anchors(path: Path) -> set[str]:
 
 
 def links(path: Path) -> list[tuple[int, str]]:
-    """(line number, target) of every link in ``path`` outside code."""
-    out = []
-    for number, line in prose_lines(path.read_text(encoding="utf-8")):
-        bare = CODE_SPAN.sub("", line)
-        targets = [m.group(1) for m in INLINE_LINK.finditer(bare)]
-        definition = REFERENCE_DEF.match(bare)
-        if definition:
-            targets.append(definition.group(1))
-        out += [(number, target.strip("<>")) for target in targets]
-    return out
+    """(line number, target) of every link in ``path`` outside code.
+
+    Links are found in the whole text, so a link whose text wraps onto the next line counts;
+    code spans (which may wrap too) are blanked first, keeping every line break in place.
+    """
+    kept = dict(prose_lines(path.read_text(encoding="utf-8")))
+    last = max(kept, default=0)
+    prose = "\n".join(kept.get(number, "") for number in range(1, last + 1))
+    bare = CODE_SPAN.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), prose)
+    found = [(m.start(), m.group(1)) for m in INLINE_LINK.finditer(bare)]
+    found += [(m.start(), m.group(1)) for m in REFERENCE_DEF.finditer(bare)]
+    return [(bare.count("\n", 0, start) + 1, target.strip("<>")) for start, target in sorted(found)]
 
 
 def broken_links(path: Path, repo: Path = REPO) -> list[str]:
@@ -121,6 +124,7 @@ def broken_links(path: Path, repo: Path = REPO) -> list[str]:
             continue
         where = f"{path.relative_to(repo)}:{number}: {target}"
         file_part, _, anchor = target.partition("#")
+        file_part = unquote(file_part)
         resolved = (path.parent / file_part).resolve() if file_part else path
         if not resolved.exists():
             problems.append(f"{where}: no such file")
@@ -165,7 +169,8 @@ def test_a_broken_link_is_reported(tmp_path):
         "[ok](docs/other.md) [ok](docs/other.md#a-section) [ok](#same-1) [ok](#under-a-line)\n"
         "[web](https://example.org/missing) `[code](missing.md)`\n\n"
         "```\n[fenced](missing.md)\n```\n\n"
-        "[file](docs/missing.md) [anchor](docs/other.md#no-such-section) [self](#same-2)\n"
+        "[file](docs/missing.md) [anchor](docs/other.md#no-such-section) [self](#same-2) `a code\n"
+        "span [x](code.md)` [a link that\nwraps](docs/wrapped.md) [space](docs/other%20page.md)\n"
         "[ref]: docs/gone.md\n",
         encoding="utf-8",
     )
@@ -174,6 +179,8 @@ def test_a_broken_link_is_reported(tmp_path):
         "docs/missing.md: no such file",
         "docs/other.md#no-such-section: no heading with anchor #no-such-section",
         "#same-2: no heading with anchor #same-2",
+        "docs/wrapped.md: no such file",
+        "docs/other%20page.md: no such file",
         "docs/gone.md: no such file",
     ]
     assert all(p.startswith("README.md:") for p in problems)
