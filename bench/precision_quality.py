@@ -28,7 +28,7 @@ import yaml
 
 from deblur.data import synthetic
 from deblur.data.imageio import read_rgb
-from deblur.evaluation.metrics import evaluate_images
+from deblur.evaluation.scoring import evaluate_images
 from deblur.singan.checkpoint import load_model
 from deblur.singan.config import load_config, parse_overrides
 from deblur.singan.generate import deblur_image, draw_prev

@@ -53,7 +53,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import fft as sfft
-from scipy import ndimage
+
+from deblur.data.kernels import center_kernel
 
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # Rec. 601
 TV_LIPSCHITZ = 8.0  # ||div grad||: 4 per axis for forward differences, 2 axes
@@ -234,18 +235,6 @@ def delta_kernel(size: int) -> np.ndarray:
     k = np.zeros((size, size))
     k[size // 2, size // 2] = 1.0
     return k
-
-
-def center_kernel(k: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-    """Shift ``k`` by whole pixels so its centroid is nearest the centre; returns the shift."""
-    c = k.shape[0] // 2
-    rows, cols = np.indices(k.shape)
-    dy = int(round(c - float((k * rows).sum())))
-    dx = int(round(c - float((k * cols).sum())))
-    shifted = ndimage.shift(k, (dy, dx), order=0, mode="constant")
-    if not shifted.sum() > 0:
-        return k, (0, 0)
-    return shifted / shifted.sum(), (dy, dx)
 
 
 def luminance(image: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import pytest
 from workflow_helpers import make_workdir, snakemake
 
 from deblur.errors import DeblurError
-from deblur.evaluation.settings import PlotSettings
+from deblur.figures.settings import PlotSettings
 from deblur.figures.write import figure_names, write_all
 
 SPACED_ROOT = "data sp/synthetic"  # the dataset root, inside a working directory with a space

@@ -10,7 +10,8 @@ from scipy import ndimage
 from deblur.cli import main
 from deblur.data.imageio import write_png
 from deblur.evaluation.aligned import aligned_scores
-from deblur.evaluation.metrics import evaluate_images, psnr
+from deblur.evaluation.metrics import psnr
+from deblur.evaluation.scoring import evaluate_images
 from deblur.evaluation.settings import AlignSettings, StudySettings
 from deblur.evaluation.statistics import summarize
 from deblur.evaluation.study import rank_variants

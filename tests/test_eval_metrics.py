@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from deblur.evaluation.metrics import METRIC_CONVENTION, evaluate_images, psnr, ssim, target_size
+from deblur.evaluation.metrics import METRIC_CONVENTION, psnr, ssim, target_size
+from deblur.evaluation.scoring import evaluate_images
 from deblur.resize import capped_size, resize_array
 
 

@@ -12,13 +12,13 @@ from skimage import data
 from deblur.baselines import linear_motion_psf, parse_params, run_baseline
 from deblur.cli import main
 from deblur.data.imageio import read_rgb, write_png
+from deblur.data.kernels import center_kernel
 from deblur.errors import DeblurError
 from deblur.evaluation.metrics import psnr
 from deblur.kernelio import kernel_path_for, read_kernel, write_kernel
 from deblur.tvblind import (
     TVBlindParams,
     ValidConv,
-    center_kernel,
     div,
     grad,
     pyramid_levels,
@@ -213,9 +213,9 @@ def test_a_flat_image_gives_a_valid_kernel_and_the_image_back():
 
 def test_examples_figure_shows_the_estimated_and_the_true_kernel(tmp_path):
 
-    from deblur.evaluation.settings import PlotSettings
     from deblur.evaluation.tables import metrics_frame
     from deblur.figures.methods import plot_examples
+    from deblur.figures.settings import PlotSettings
 
     sharp = sharp_image()[:48, :64]
     for name in ("sharp", "blurry", "tv"):

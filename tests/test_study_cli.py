@@ -15,10 +15,10 @@ from workflow_helpers import PLOTS, assert_pngs
 
 from deblur.cli import main
 from deblur.data.imageio import write_png
-from deblur.evaluation.settings import PlotSettings
 from deblur.evaluation.study import StudySettings, ablation_table, by_sequence
 from deblur.evaluation.tables import write_parquet
 from deblur.figures.methods import plot_examples
+from deblur.figures.settings import PlotSettings
 from deblur.figures.study import plot_by_sequence, plot_study_paired
 from deblur.resize import capped_size
 

@@ -133,13 +133,11 @@ def read_meta(values: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    import skimage
-
-    from deblur import __version__
     from deblur.atomic import check_output_file
     from deblur.data.imageio import read_rgb
     from deblur.errors import DeblurError
-    from deblur.evaluation.metrics import METRIC_CONVENTION, evaluate_images, target_size
+    from deblur.evaluation.metrics import target_size
+    from deblur.evaluation.scoring import metrics_rows
     from deblur.evaluation.tables import (
         MODEL_FILLED,
         load_model_info,
@@ -151,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.out)
     meta = read_meta(args.meta)
     base = dict(meta)
-    pred, sharp = read_rgb(args.pred), read_rgb(args.sharp)
+    sharp = read_rgb(args.sharp)
     if args.max_size < 1:
         raise DeblurError(f"--max-size must be a positive integer, got {args.max_size}")
     if args.model is not None:
@@ -180,24 +178,24 @@ def run(args: argparse.Namespace) -> int:
                 args.max_size,
             )
     try:
-        align = AlignSettings(max_shift=args.align_shift, crop=args.align_crop)
-        scores = evaluate_images(pred, sharp, args.max_size, align=align)
+        rows = metrics_rows(
+            args.pred,
+            args.sharp,
+            max_size=args.max_size,
+            align=AlignSettings(max_shift=args.align_shift, crop=args.align_crop),
+            oracle=args.oracle,
+            kernel_est=args.kernel_est,
+            kernel_true=args.kernel_true,
+            work_width=meta.get("selfdeblur_work_width"),
+            meta=base,
+        )
     except ValueError as exc:
-        raise DeblurError(f"cannot score {args.pred} against {args.sharp}: {exc}") from None
-    common = dict(
-        eval_max_size=args.max_size,  # the longer side at model resolution
-        metric_convention=METRIC_CONVENTION,
-        package_version=__version__,
-        skimage_version=skimage.__version__,
-        pred_path=str(args.pred),
-        sharp_path=str(args.sharp),
-    )
-    base.update(kernel_scores(args, pred, sharp, scores, align, base))
-    for key in MODEL_FILLED:
-        base.setdefault(key, None)
-    df = metrics_frame([base | common | s for s in scores])
-    write_parquet(df, args.out)
-    for s in scores:
+        raise DeblurError(str(exc)) from None
+    for row in rows:
+        for key in MODEL_FILLED:
+            row.setdefault(key, None)
+    write_parquet(metrics_frame(rows), args.out)
+    for s in rows:
         log.info(
             "%s %s: PSNR %.3f dB, SSIM %.4f at %dx%d",
             base.get("method") or args.pred,
@@ -209,56 +207,3 @@ def run(args: argparse.Namespace) -> int:
         )
     log.info("wrote %s", args.out)
     return 0
-
-
-def kernel_scores(
-    args: argparse.Namespace, pred, sharp, rows: list[dict], align: AlignSettings, meta: dict
-) -> dict[str, float]:
-    """``error_ratio`` and, with aligned scores on, ``error_ratio_aligned`` (with --oracle), the
-    kernels' paths and ``kernel_error`` (with both kernel options; for an estimate at a working
-    size recorded in ``meta``, ``kernel_scale`` too). ``rows`` are the prediction's scores
-    (:func:`evaluate_images`)."""
-    from deblur.data.imageio import read_rgb
-    from deblur.errors import DeblurError
-    from deblur.evaluation.kernel_metrics import (
-        aligned_error_ratio,
-        error_ratio,
-        kernel_error,
-        resample_kernel,
-    )
-    from deblur.evaluation.metrics import evaluate_images
-    from deblur.kernelio import read_kernel
-    from deblur.resize import resize_array
-
-    scores: dict[str, object] = {}
-    full = sharp.shape[:2]
-    if args.oracle is not None:
-        oracle = read_rgb(args.oracle)
-        ratio = error_ratio(resize_array(pred, full), resize_array(oracle, full), sharp)
-        scores["error_ratio"] = ratio
-        pred_full = [r for r in rows if r["resolution"] == "full"]
-        if align.enabled and pred_full and "psnr_aligned" in pred_full[0]:
-            # the oracle aligned by the same window, so both are scored on one interior
-            try:
-                (oracle_full,) = evaluate_images(oracle, sharp, args.max_size, ("full",), align)
-            except ValueError as exc:
-                msg = f"cannot score {args.oracle} against {args.sharp}: {exc}"
-                raise DeblurError(msg) from None
-            scores["error_ratio_aligned"] = aligned_error_ratio(
-                pred_full[0]["psnr_aligned"], oracle_full["psnr_aligned"]
-            )
-    if args.kernel_est is not None:
-        est = read_kernel(args.kernel_est)  # a clear error now if it is not a kernel
-        scores["kernel_path"] = str(args.kernel_est)
-    if args.kernel_true is not None:
-        true = read_kernel(args.kernel_true)
-        scores["kernel_true_path"] = str(args.kernel_true)
-        if args.kernel_est is not None:
-            # an estimate made on a downscaled image (SelfDeblur records its working width)
-            # is compared with the true kernel as it acts at that scale
-            scale = float(meta.get("selfdeblur_work_width") or full[1]) / full[1]
-            if scale != 1.0:
-                true = resample_kernel(true, scale)
-                scores["kernel_scale"] = scale
-            scores["kernel_error"] = kernel_error(est, true)
-    return scores

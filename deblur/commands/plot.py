@@ -29,7 +29,8 @@ HELP = "seaborn figures from the aggregated tables"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from deblur.commands.report_options import add_highlight_options
-    from deblur.evaluation.settings import RESOLUTIONS, PlotSettings
+    from deblur.evaluation.settings import RESOLUTIONS
+    from deblur.figures.settings import PlotSettings
 
     d = PlotSettings()
     parser.add_argument(
@@ -88,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from deblur.commands.report_options import highlight_options
     from deblur.errors import DeblurError
-    from deblur.evaluation.settings import PlotSettings
+    from deblur.figures.settings import PlotSettings
     from deblur.figures.write import write_all
 
     if args.n_examples < 1:

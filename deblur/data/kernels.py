@@ -6,6 +6,9 @@ jitter and a pull back towards where it started (hand tremor stays near its orig
 abrupt turns (a shake). The path is scaled to fit a square support of odd side, centred on its
 centroid (so a blurry frame stays aligned with its sharp frame on average), rasterised by
 bilinear splatting and normalised to sum 1.
+
+Also the kernel arithmetic that methods and evaluation share (:func:`pad_kernel`,
+:func:`center_kernel`), so that evaluation never imports a method module.
 """
 
 from __future__ import annotations
@@ -99,3 +102,23 @@ def pad_kernel(k: np.ndarray, size: int) -> np.ndarray:
         raise ValueError(f"size must be >= {k.shape[0]} with the same parity, got {size}")
     m = (size - k.shape[0]) // 2
     return np.pad(k, m)
+
+
+def center_kernel(k: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    """Shift ``k`` by whole pixels so its centroid is nearest the centre; returns the shift.
+
+    A blind estimate is defined only up to a translation; methods recentre their estimates with
+    this and the kernel error compares kernels after it. The shifted kernel is renormalised to
+    sum 1; if the shift would move all of its mass out of the support, ``k`` is returned as is
+    with the shift (0, 0).
+    """
+    from scipy import ndimage
+
+    c = k.shape[0] // 2
+    rows, cols = np.indices(k.shape)
+    dy = int(round(c - float((k * rows).sum())))
+    dx = int(round(c - float((k * cols).sum())))
+    shifted = ndimage.shift(k, (dy, dx), order=0, mode="constant")
+    if not shifted.sum() > 0:
+        return k, (0, 0)
+    return shifted / shifted.sum(), (dy, dx)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deblur.tvblind import center_kernel
+from deblur.data.kernels import center_kernel
 
 # Levin et al. (2009) count a deblurred image with an error ratio up to about 3 as a success
 SUCCESS_RATIO = 3.0

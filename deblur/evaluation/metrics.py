@@ -15,6 +15,8 @@ Two resolutions (:data:`RESOLUTIONS`):
 - ``full``: the prediction resized to the sharp frame's original H x W, against the original.
 
 All resizing is :func:`deblur.resize.resize_array`, the antialiased bicubic the model uses.
+The rows that combine these scores with the shift-tolerant ones are built in
+:mod:`deblur.evaluation.scoring`, which imports this module (never the other way round).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from deblur.evaluation.settings import RESOLUTIONS
-from deblur.resize import capped_size, resize_array, same_aspect
+from deblur.resize import capped_size
 
 SSIM_KWARGS = dict(
     data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_axis=-1
@@ -101,63 +103,3 @@ def target_size(sharp_hw: tuple[int, int], resolution: str, max_size: int) -> tu
             raise ValueError(f"max_size must be a positive integer, got {max_size}")
         return capped_size(int(h), int(w), int(max_size))
     raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution!r}")
-
-
-def evaluate_images(
-    pred: np.ndarray, sharp: np.ndarray, max_size: int, resolutions=RESOLUTIONS, align=None
-) -> list[dict]:
-    """Score ``pred`` against the original ``sharp`` frame at each resolution.
-
-    Parameters
-    ----------
-    pred : ndarray
-        (h, w, 3) float prediction in [0, 1], of any size (resized as described in the module).
-    sharp : ndarray
-        (H, W, 3) float sharp frame in [0, 1] at its original size.
-    max_size : int
-        Longer side of the model size (``capped_size(H, W, max_size)``).
-    resolutions : sequence of str
-        Subset of :data:`RESOLUTIONS`.
-    align : AlignSettings, optional
-        If given and enabled, each dict also holds the shift-tolerant scores of
-        :func:`deblur.evaluation.aligned.aligned_scores` (its window scaled to the resolution)
-        and ``aligned_convention``.
-
-    Returns
-    -------
-    list of dict
-        One dict per resolution with ``resolution``, ``height``, ``width``, ``psnr``, ``ssim``.
-    """
-    from deblur.evaluation.aligned import aligned_scores
-
-    check_image(pred, "pred")
-    check_image(sharp, "sharp")
-    (ph, pw), (sh, sw) = pred.shape[:2], sharp.shape[:2]
-    # a resize rounds each side by at most a pixel; a larger mismatch means the wrong image
-    if not same_aspect((ph, pw), (sh, sw)):
-        raise ValueError(
-            f"pred is {pw}x{ph} but sharp is {sw}x{sh}: different aspect ratios, so pred is not "
-            "a resized version of this frame"
-        )
-    rows = []
-    for resolution in resolutions:
-        size = target_size(sharp.shape[:2], resolution, max_size)
-        if min(size) < SSIM_MIN_SIDE:
-            raise ValueError(
-                f"the {resolution} size {size[1]}x{size[0]} is below SSIM's "
-                f"{SSIM_MIN_SIDE}x{SSIM_MIN_SIDE} window; use a larger max_size"
-            )
-        p, s = resize_array(pred, size), resize_array(sharp, size)
-        row = dict(resolution=resolution, height=size[0], width=size[1])
-        row |= dict(psnr=psnr(p, s), ssim=ssim(p, s))
-        if align is not None and align.enabled:
-            shift, crop = align.at_scale(max(size) / max(sh, sw), min(size), SSIM_MIN_SIDE)
-            if shift:
-                row |= aligned_scores(p, s, shift, crop)
-                row["aligned_convention"] = align.convention(shift, crop)
-            else:  # too small to leave an SSIM window after any shift: no aligned scores
-                row |= dict.fromkeys(("psnr_aligned", "ssim_aligned"), float("nan"))
-                row |= dict(align_dy=float("nan"), align_dx=float("nan"))
-                row["aligned_convention"] = "aligned: not scored, frame too small to align"
-        rows.append(row)
-    return rows

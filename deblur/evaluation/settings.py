@@ -1,5 +1,6 @@
-"""Settings of the evaluation side (paper numbers, bootstrap, figures) and the names every
-table and figure shares (metrics, their labels and printed digits, resolutions).
+"""Settings of the evaluation side (paper numbers, bootstrap, alignment) and the names every
+table and figure shares (metrics, their printed digits, resolutions). The figures' own settings
+are in :mod:`deblur.figures.settings`.
 
 Kept free of heavy imports (pandas, torch, matplotlib) so the CLI can build its ``--help`` from
 these defaults quickly.
@@ -15,8 +16,6 @@ RESOLUTIONS = ("model", "full")
 METRICS = ("psnr", "ssim")
 # the shift-tolerant scores (deblur.evaluation.aligned), summarised like METRICS where present
 ALIGNED_METRICS = ("psnr_aligned", "ssim_aligned")
-METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM"}
-METRIC_LABELS |= {"psnr_aligned": "aligned PSNR (dB)", "ssim_aligned": "aligned SSIM"}
 DIGITS = {"psnr": 2, "ssim": 3, "psnr_aligned": 2, "ssim_aligned": 3}  # Markdown decimals
 # the paper's numbers (its Section 4: "around 100" random GoPro test images), written once
 REPORTED_PSNR, REPORTED_SSIM = 15.3, 0.52
@@ -94,49 +93,6 @@ class StudySettings(ReportSettings):
         super().__post_init__()
         if self.max_highlight < 2:
             raise ValueError(f"max_highlight must be >= 2, got {self.max_highlight}")
-
-
-@dataclass(frozen=True)
-class PlotSettings:
-    """Figure options (defaults in one place).
-
-    Attributes
-    ----------
-    reported_psnr, reported_ssim : float or None
-        The paper's values drawn as reference lines (None: no line).
-    reproduced_method, baseline_method : str
-        Methods shown last / first; the examples are chosen along the reproduced method's PSNR.
-    resolution : str
-        Resolution the example panels are shown and scored at (``model``: every panel at the
-        finest SinGAN scale, as the metrics compare them; ``full``: at the original frame size).
-    n_examples : int
-        Pairs (rows) in ``examples.png``.
-    example_crop : float
-        If > 0, show a centred crop of this fraction of each image (at the ``resolution``
-        size) instead of the whole image.
-    dpi : int
-        Resolution of the PNGs.
-    highlight : tuple of str
-        Methods of the compact figures (examples, PSNR vs SSIM, per-sequence, paired box plot);
-        empty = automatic, at most ``max_highlight``
-        (:func:`deblur.evaluation.study.highlight_methods`).
-    max_highlight : int
-        At most this many automatically chosen methods.
-    """
-
-    reported_psnr: float | None = REPORTED_PSNR
-    reported_ssim: float | None = REPORTED_SSIM
-    reproduced_method: str = "singan"
-    baseline_method: str = "identity"
-    resolution: str = "model"
-    n_examples: int = 4
-    example_crop: float = 0.0
-    dpi: int = 150
-    highlight: tuple[str, ...] = ()
-    max_highlight: int = 6
-
-    def reported(self, metric: str) -> float | None:
-        return {"psnr": self.reported_psnr, "ssim": self.reported_ssim}[metric]
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """Figures from the evaluation tables (seaborn, Agg backend, PNG written atomically).
 
+- :mod:`~deblur.figures.settings`: the figures' options (:class:`PlotSettings`) and axis labels
+  (light: no matplotlib).
 - :mod:`~deblur.figures.style`: the shared theme, colours, seeded jitter, atomic saving.
 - :mod:`~deblur.figures.methods`: per-method box plots, PSNR vs SSIM, examples, paired.
 - :mod:`~deblur.figures.study`: the ablation study's figures.

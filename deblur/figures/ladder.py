@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from deblur.evaluation.ladder import SINGAN_PATTERN, ladder_table, per_pair
-from deblur.figures.style import METRIC_LABELS, REFERENCE_COLOR
+from deblur.figures.settings import METRIC_LABELS
+from deblur.figures.style import REFERENCE_COLOR
 
 MARKERS = {"gopro": "o", "synthetic": "s"}
 BLURRY_LINES = {"gopro": "--", "synthetic": "-."}  # the blurry input's line, per dataset

@@ -26,9 +26,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from deblur.evaluation.settings import RESOLUTIONS, PlotSettings  # noqa: E402
+from deblur.evaluation.settings import RESOLUTIONS  # noqa: E402
+from deblur.figures.settings import METRIC_LABELS, PlotSettings  # noqa: E402
 from deblur.figures.style import (  # noqa: E402
-    METRIC_LABELS,
     REFERENCE_COLOR,
     boxes_and_points,
     theme,

@@ -23,9 +23,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from deblur.evaluation.settings import RESOLUTIONS, PlotSettings  # noqa: E402
+from deblur.evaluation.settings import RESOLUTIONS  # noqa: E402
 from deblur.evaluation.study import reference_order  # noqa: E402
-from deblur.figures.style import METRIC_LABELS, REFERENCE_COLOR, theme  # noqa: E402
+from deblur.figures.settings import METRIC_LABELS, PlotSettings  # noqa: E402
+from deblur.figures.style import REFERENCE_COLOR, theme  # noqa: E402
 
 BASELINE_COLOR = "0.45"
 

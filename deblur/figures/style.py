@@ -18,7 +18,6 @@ import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from deblur.atomic import atomic_path  # noqa: E402
-from deblur.evaluation.settings import METRIC_LABELS  # noqa: E402, F401 (one name for figures)
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import pandas as pd
 
 from deblur import outputs
 from deblur.errors import DeblurError
-from deblur.evaluation.settings import PlotSettings
 from deblur.evaluation.study import highlight_methods
 from deblur.evaluation.tables import read_parquet
 from deblur.figures.methods import plot_by_method, plot_examples, plot_paired, plot_psnr_vs_ssim
+from deblur.figures.settings import PlotSettings
 from deblur.figures.study import plot_by_sequence, plot_steps, plot_study_paired
 from deblur.figures.style import save_figure
 
