@@ -11,9 +11,10 @@ metric row of ``identity`` is exactly blurry-vs-sharp).
 - ``tv_blind``: total-variation blind deconvolution (:mod:`deblur.tvblind`): a free-form kernel
   estimated on the luminance by alternating image/kernel gradient steps over a pyramid, then a
   non-blind TV deconvolution per colour channel. :func:`run_baseline` can also return its kernel.
-- ``oracle_tv``: the non-blind ceiling where the true kernel is known: the same per-channel TV
-  deconvolution as ``tv_blind``'s last step, with the true kernel (``run_baseline(...,
-  kernel=...)``), so ``tv_blind``'s error over it is the cost of estimating the kernel.
+- ``oracle_tv``: the non-blind ceiling where the true kernel is known: a per-channel non-blind
+  deconvolution with the true kernel (``run_baseline(..., kernel=...)``), TV by default or the
+  hyper-Laplacian step (``nonblind``), so ``tv_blind``'s error over the oracle with the same
+  step is the cost of estimating the kernel.
 
 Parameters live in one frozen dataclass per kind (:data:`PARAMS`), so the defaults are in one
 place and ``--param key=value`` on the command line is checked against the field names.
@@ -30,7 +31,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from deblur.tvblind import TVBlindParams, tv_blind_deconvolution, tv_deconvolve
+from deblur.tvblind import (
+    NONBLIND_KINDS,
+    TVBlindParams,
+    hyper_laplacian_settings,
+    nonblind_deconvolve,
+    tv_blind_deconvolution,
+)
 
 log = logging.getLogger(__name__)
 
@@ -276,31 +283,44 @@ class OracleTVParams:
 
     Attributes
     ----------
+    nonblind : str
+        The non-blind step: ``tv`` (accelerated gradient steps on the TV-regularised valid
+        model) or ``hyper_laplacian`` (Krishnan & Fergus 2009, :mod:`deblur.hyperlaplacian`).
     tv_lambda : float
-        TV weight of the non-blind deconvolution.
+        TV weight of the ``tv`` step.
     iterations : int
-        Accelerated gradient steps.
+        Accelerated gradient steps of the ``tv`` step.
     tv_epsilon : float
         Smoothing of the TV norm.
+    hl_lambda, hl_alpha : float
+        Data weight and gradient exponent of the ``hyper_laplacian`` step.
     """
 
+    nonblind: str = "tv"
     tv_lambda: float = TVBlindParams.final_lambda
     iterations: int = TVBlindParams.final_iterations
-    tv_epsilon: float = TVBlindParams.tv_epsilon
+    tv_epsilon: float = TVBlindParams.final_epsilon
+    hl_lambda: float = TVBlindParams.hl_lambda
+    hl_alpha: float = TVBlindParams.hl_alpha
 
     def __post_init__(self):
+        if self.nonblind not in NONBLIND_KINDS:
+            raise ValueError(
+                f"nonblind must be one of {', '.join(NONBLIND_KINDS)}, got {self.nonblind}"
+            )
         if not self.tv_lambda > 0:
             raise ValueError(f"tv_lambda must be > 0, got {self.tv_lambda}")
         if self.iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {self.iterations}")
         if not self.tv_epsilon > 0:
             raise ValueError(f"tv_epsilon must be > 0, got {self.tv_epsilon}")
+        hyper_laplacian_settings(self.hl_lambda, self.hl_alpha)  # checks both
 
 
 def oracle_tv(
     image: np.ndarray, params: OracleTVParams | None = None, kernel: np.ndarray | None = None
 ) -> np.ndarray:
-    """Non-blind TV deconvolution of each channel with the true ``kernel``, clipped to [0, 1]."""
+    """Non-blind deconvolution of each channel with the true ``kernel``, clipped to [0, 1]."""
     from deblur.kernelio import check_kernel
 
     params = params or OracleTVParams()
@@ -313,8 +333,15 @@ def oracle_tv(
     if min(image.shape[:2]) < k.shape[0]:
         raise ValueError(f"image {image.shape[1]}x{image.shape[0]} is smaller than the kernel")
     channels = np.moveaxis(image.astype(np.float64), 2, 0)
-    out = tv_deconvolve(
-        channels, k / k.sum(), params.tv_lambda, params.iterations, params.tv_epsilon
+    out = nonblind_deconvolve(
+        channels,
+        k / k.sum(),
+        params.nonblind,
+        tv_lambda=params.tv_lambda,
+        tv_iterations=params.iterations,
+        tv_epsilon=params.tv_epsilon,
+        hl_lambda=params.hl_lambda,
+        hl_alpha=params.hl_alpha,
     )
     return np.clip(np.moveaxis(out, 0, 2), 0.0, 1.0).astype(np.float32)
 

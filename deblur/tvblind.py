@@ -48,6 +48,7 @@ Assumes one spatially uniform blur; real camera shake with rotation or depth (Go
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -56,9 +57,13 @@ from scipy import fft as sfft
 
 from deblur.data.kernels import center_kernel
 
+from deblur.hyperlaplacian import HyperLaplacianSettings, hyper_laplacian_deconvolve
+
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # Rec. 601
 TV_LIPSCHITZ = 8.0  # ||div grad||: 4 per axis for forward differences, 2 axes
 MIN_IMAGE_SIDE = 8  # coarsest image side (px) a level may have
+NONBLIND_KINDS = ("hyper_laplacian", "tv")  # final non-blind steps
+TINY = 1e-31  # guards the normalised steps against a zero gradient
 
 
 @dataclass(frozen=True)
@@ -72,38 +77,51 @@ class TVBlindParams:
     min_kernel_size : int
         Kernel side (px, odd) of the coarsest pyramid level.
     scale_ratio : float
-        Scale between consecutive pyramid levels, in (0, 1).
+        Kernel (and image) scale between consecutive pyramid levels, in (0, 1).
     iterations : int
-        Alternating image/kernel steps per level.
-    lambda_start, lambda_decay, lambda_min : float
-        TV weight at the start of each level, its factor per iteration, and its floor.
+        Alternating image/kernel steps per level (and steps of the non-blind image refinement
+        that closes each level).
+    tv_lambda : float
+        TV weight at the finest level.
+    lambda_growth : float
+        Factor (> 1) of the TV weight per coarser level.
+    lambda_max : float
+        Largest TV weight: the pyramid stops before a level would exceed it.
     tv_epsilon : float
         Smoothing of the TV norm (intensity units; images are in [0, 1]).
     image_step, kernel_step : float
-        Gradient steps as fractions of the inverse Lipschitz bounds (in (0, 2)).
+        Step of each gradient update as a fraction of the largest current value over the
+        largest gradient entry (the update moves no pixel by more than this fraction of the
+        image's peak, no tap by more than this fraction of the kernel's peak).
     kernel_threshold : float
         Taps of the final kernel below this fraction of its peak are set to 0 (then the kernel
-        is renormalised): the gradient steps leave a faint haze over the whole support that
-        the non-blind step would otherwise treat as blur. 0 keeps every tap.
-    final_lambda : float
-        TV weight of the final non-blind deconvolution of each colour channel.
-    final_iterations : int
-        Accelerated gradient steps of that final deconvolution.
+        is renormalised and re-centred). 0 keeps every tap.
+    nonblind : str
+        Final non-blind deconvolution of each colour channel: ``hyper_laplacian``
+        (:mod:`deblur.hyperlaplacian`) or ``tv`` (:func:`tv_deconvolve`).
+    final_lambda, final_iterations, final_epsilon : float, int, float
+        TV weight, accelerated gradient steps and TV smoothing of the ``tv`` final step.
+    hl_lambda, hl_alpha : float
+        Data weight and gradient exponent of the ``hyper_laplacian`` final step.
     """
 
     kernel_size: int = 31
     min_kernel_size: int = 3
-    scale_ratio: float = math.sqrt(0.5)
-    iterations: int = 400
-    lambda_start: float = 3e-2
-    lambda_decay: float = 0.99
-    lambda_min: float = 1e-3
-    tv_epsilon: float = 1e-2
-    image_step: float = 1.0
-    kernel_step: float = 1.0
-    kernel_threshold: float = 0.05
+    scale_ratio: float = 1.0 / 1.1
+    iterations: int = 1000
+    tv_lambda: float = 6e-4
+    lambda_growth: float = 1.9
+    lambda_max: float = 0.11
+    tv_epsilon: float = 1e-3
+    image_step: float = 5e-3
+    kernel_step: float = 1e-3
+    kernel_threshold: float = 0.0
+    nonblind: str = "hyper_laplacian"
     final_lambda: float = 1e-3
     final_iterations: int = 200
+    final_epsilon: float = 1e-2
+    hl_lambda: float = HyperLaplacianSettings.lam
+    hl_alpha: float = HyperLaplacianSettings.alpha
 
     def __post_init__(self):
         for name in ("kernel_size", "min_kernel_size"):
@@ -115,35 +133,30 @@ class TVBlindParams:
                 f"min_kernel_size must be <= kernel_size ({self.kernel_size}), "
                 f"got {self.min_kernel_size}"
             )
-        checks = {
-            "scale_ratio": 0 < self.scale_ratio < 1,
-            "iterations": self.iterations >= 1,
-            "lambda_start": self.lambda_start > 0,
-            "lambda_decay": 0 < self.lambda_decay <= 1,
-            "lambda_min": 0 < self.lambda_min <= self.lambda_start,
-            "tv_epsilon": self.tv_epsilon > 0,
-            "image_step": 0 < self.image_step < 2,
-            "kernel_step": 0 < self.kernel_step < 2,
-            "kernel_threshold": 0 <= self.kernel_threshold < 1,
-            "final_lambda": self.final_lambda > 0,
-            "final_iterations": self.final_iterations >= 1,
-        }
         rules = {
-            "scale_ratio": "in (0, 1)",
-            "iterations": ">= 1",
-            "lambda_start": "> 0",
-            "lambda_decay": "in (0, 1]",
-            "lambda_min": "in (0, lambda_start]",
-            "tv_epsilon": "> 0",
-            "image_step": "in (0, 2)",
-            "kernel_step": "in (0, 2)",
-            "kernel_threshold": "in [0, 1)",
-            "final_lambda": "> 0",
-            "final_iterations": ">= 1",
+            "scale_ratio": (0 < self.scale_ratio < 1, "in (0, 1)"),
+            "iterations": (self.iterations >= 1, ">= 1"),
+            "tv_lambda": (self.tv_lambda > 0, "> 0"),
+            "lambda_growth": (self.lambda_growth > 1, "> 1"),
+            "lambda_max": (self.lambda_max >= self.tv_lambda, ">= tv_lambda"),
+            "tv_epsilon": (self.tv_epsilon > 0, "> 0"),
+            "image_step": (0 < self.image_step < 1, "in (0, 1)"),
+            "kernel_step": (0 < self.kernel_step < 1, "in (0, 1)"),
+            "kernel_threshold": (0 <= self.kernel_threshold < 1, "in [0, 1)"),
+            "nonblind": (self.nonblind in NONBLIND_KINDS, f"one of {', '.join(NONBLIND_KINDS)}"),
+            "final_lambda": (self.final_lambda > 0, "> 0"),
+            "final_iterations": (self.final_iterations >= 1, ">= 1"),
+            "final_epsilon": (self.final_epsilon > 0, "> 0"),
         }
-        for name, ok in checks.items():
+        for name, (ok, rule) in rules.items():
             if not ok:
-                raise ValueError(f"{name} must be {rules[name]}, got {getattr(self, name)}")
+                raise ValueError(f"{name} must be {rule}, got {getattr(self, name)}")
+        hyper_laplacian_settings(self.hl_lambda, self.hl_alpha)  # checks both
+
+
+def hyper_laplacian_settings(lam: float, alpha: float) -> HyperLaplacianSettings:
+    """The paper's hyper-Laplacian settings with ``lam`` and ``alpha`` replaced."""
+    return dataclasses.replace(HyperLaplacianSettings(), lam=lam, alpha=alpha)
 
 
 class ValidConv:
@@ -249,91 +262,127 @@ def pad_for_kernel(f: np.ndarray, ksize: int) -> np.ndarray:
     return np.pad(f, pad, mode="edge")
 
 
-def odd(x: float) -> int:
-    """Nearest odd integer >= 3."""
-    return max(3, 2 * int(round((x - 1) / 2)) + 1)
+def pyramid_levels(params: TVBlindParams) -> list[tuple[int, float]]:
+    """``(kernel side, TV weight)`` per level, coarsest first, ending at the full resolution.
 
-
-def pyramid_levels(kernel_size: int, min_kernel_size: int, ratio: float) -> list[int]:
-    """Kernel sides from the coarsest level to ``kernel_size`` (odd, strictly increasing)."""
-    sizes = [kernel_size]
+    Each coarser level divides the kernel side by ``1 / scale_ratio`` (rounded, made odd, at
+    least 2 px smaller than the finer one, at least ``min_kernel_size``) and multiplies the TV
+    weight by ``lambda_growth``; levels are added while the finer side exceeds
+    ``min_kernel_size`` and the next weight stays below ``lambda_max``.
+    """
+    levels = [(params.kernel_size, params.tv_lambda)]
     while True:
-        nxt = odd(sizes[-1] * ratio)
-        if nxt < min_kernel_size or nxt >= sizes[-1]:
+        side, lam = levels[-1]
+        if side <= params.min_kernel_size or lam * params.lambda_growth >= params.lambda_max:
             break
-        sizes.append(nxt)
-    return sizes[::-1]
+        nxt = int(round(side * params.scale_ratio))
+        nxt -= 1 - nxt % 2  # odd
+        nxt = min(nxt, side - 2)
+        levels.append((max(nxt, params.min_kernel_size), lam * params.lambda_growth))
+    return levels[::-1]
 
 
 def resize(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Antialiased resize of a 2-D array to ``shape`` (rows, cols)."""
+    """Antialiased bicubic resize of a 2-D array to ``shape`` (rows, cols)."""
     from skimage.transform import resize as sk_resize
 
-    return sk_resize(img, shape, order=1, anti_aliasing=True, mode="edge")
+    return sk_resize(img, shape, order=3, anti_aliasing=True, mode="edge")
+
+
+def _normalised_step(x: np.ndarray, g: np.ndarray, fraction: float) -> float:
+    """``fraction * max(x) / max|g|``: the largest entry of ``x`` moves by ``fraction`` of it."""
+    return fraction * float(np.max(x)) / max(TINY, float(np.max(np.abs(g))))
+
+
+def image_gradient(
+    conv: ValidConv, u: np.ndarray, k_hat: np.ndarray, f: np.ndarray, lam: float, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient in ``u`` of ``1/2 ||k * u - f||^2 + lam TV(u)`` and the residual ``k * u - f``."""
+    big = u.shape
+    u_hat = conv.rfft(u)
+    r = conv.forward(u_hat, k_hat, big) - f
+    return conv.adjoint(r, k_hat, big) + lam * tv_gradient(u, eps), r
 
 
 def estimate_level(
-    f: np.ndarray, u: np.ndarray, k: np.ndarray, params: TVBlindParams
+    f: np.ndarray, u: np.ndarray, k: np.ndarray, lam: float, params: TVBlindParams
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Alternating image/kernel steps on one level; returns ``(u, k)``."""
+    """Alternating image/kernel steps on one level at TV weight ``lam``; returns ``(u, k)``.
+
+    ``iterations`` times: a normalised gradient step on ``u``, then one on ``k`` followed by
+    the projection (clip negatives, then normalise). Then the level's image is recomputed by
+    ``iterations`` non-blind steps with the final kernel from the level's starting image, and
+    kernel and image are re-centred on the kernel's centroid.
+    """
     ks = k.shape[0]
     big = u.shape
     conv = ValidConv(big, (ks, ks))
-    fx, fy = np.diff(f, axis=1), np.diff(f, axis=0)
-    lam = params.lambda_start
     eps = params.tv_epsilon
+    u0 = u
     for _ in range(params.iterations):
-        # image: gradient step on the data term plus lam * TV
         k_hat = conv.kernel_hat(k)
-        r = conv.forward(conv.rfft(u), k_hat, big) - f
-        g = conv.adjoint(r, k_hat, big) + lam * tv_gradient(u, eps)
-        u = u - params.image_step / (1.0 + TV_LIPSCHITZ * lam / eps) * g
-        # kernel: gradient step on the derivative data term, then clip and normalise
-        ux, uy = np.diff(u, axis=1), np.diff(u, axis=0)
-        gk = np.zeros_like(k)
-        lipschitz = 0.0
-        for ud, fd in ((ux, fx), (uy, fy)):
-            ud_hat = conv.rfft(ud)
-            rd = conv.forward(ud_hat, k_hat, ud.shape) - fd
-            gk += conv.kernel_gradient(conv.rfft(conv.place(rd, ud.shape)), ud_hat)
-            lipschitz += float(np.max(np.abs(ud_hat) ** 2))
-        if lipschitz > 0:  # a flat image carries no information about the kernel
-            k = project_kernel(k - params.kernel_step / lipschitz * gk)
-        lam = max(lam * params.lambda_decay, params.lambda_min)
+        g, _ = image_gradient(conv, u, k_hat, f, lam, eps)
+        u = u - _normalised_step(u, g, params.image_step) * g
+        u_hat = conv.rfft(u)
+        r = conv.forward(u_hat, k_hat, big) - f
+        gk = conv.kernel_gradient(conv.rfft(conv.place(r, big)), u_hat)
+        k = project_kernel(k - _normalised_step(k, gk, params.kernel_step) * gk)
+    u = tv_refine(conv, f, u0, conv.kernel_hat(k), lam, params)
     k, (dy, dx) = center_kernel(k)
     # k'[j] = k[j - d] needs u'[m] = u[m + d] for the same blurry image
-    u = np.roll(u, (-dy, -dx), axis=(0, 1))
+    u = np.roll(u, (-dy, -dx), axis=(-2, -1))
     return u, k
 
 
+def tv_refine(
+    conv: ValidConv,
+    f: np.ndarray,
+    u: np.ndarray,
+    k_hat: np.ndarray,
+    lam: float,
+    params: TVBlindParams,
+) -> np.ndarray:
+    """``iterations`` normalised gradient steps of non-blind TV deconvolution from ``u``."""
+    for _ in range(params.iterations):
+        g, _ = image_gradient(conv, u, k_hat, f, lam, params.tv_epsilon)
+        u = u - _normalised_step(u, g, params.image_step) * g
+    return u
+
+
 def estimate_kernel(gray: np.ndarray, params: TVBlindParams) -> np.ndarray:
-    """Blind kernel estimate (``kernel_size`` square, >= 0, sum 1) from an (H, W) image."""
+    """Blind kernel estimate (``kernel_size`` square, >= 0, sum 1) from an (H, W) image.
+
+    The coarsest level starts from a uniform kernel and the blurry image edge-padded by half a
+    kernel; each finer level from the coarser estimates resized (bicubic; the kernel clipped
+    and renormalised). No threshold is applied (see :func:`threshold_kernel`).
+    """
     if gray.ndim != 2:
         raise ValueError(f"gray must be a 2-D array, got shape {gray.shape}")
     h, w = gray.shape
-    sizes = pyramid_levels(params.kernel_size, params.min_kernel_size, params.scale_ratio)
     if min(h, w) < 2 * params.kernel_size:
         raise ValueError(
             f"image {w}x{h} too small for kernel_size {params.kernel_size}: the shorter side "
             f"must be at least {2 * params.kernel_size} px"
         )
     u = k = None
-    for ks in sizes:
+    for ks, lam in pyramid_levels(params):
         scale = ks / params.kernel_size
         shape = (max(MIN_IMAGE_SIDE, round(h * scale)), max(MIN_IMAGE_SIDE, round(w * scale)))
         f = resize(gray, shape) if shape != gray.shape else gray
         big = (shape[0] + ks - 1, shape[1] + ks - 1)
         if k is None:
-            k, u = delta_kernel(ks), pad_for_kernel(f, ks)
+            k, u = np.full((ks, ks), 1.0 / ks**2), pad_for_kernel(f, ks)
         else:
             k = project_kernel(resize(k, (ks, ks)))
             u = resize(u, big)
-        u, k = estimate_level(f, u, k, params)
-    return threshold_kernel(k, params.kernel_threshold)
+        u, k = estimate_level(f, u, k, lam, params)
+    return k
 
 
 def threshold_kernel(k: np.ndarray, fraction: float) -> np.ndarray:
     """Zero the taps below ``fraction`` of the peak, renormalise, re-centre."""
+    if fraction <= 0:
+        return k
     return center_kernel(project_kernel(np.where(k >= fraction * k.max(), k, 0.0)))[0]
 
 
@@ -363,6 +412,45 @@ def tv_deconvolve(
     return x[..., half : half + f.shape[-2], half : half + f.shape[-1]]
 
 
+def nonblind_deconvolve(
+    f: np.ndarray,
+    k: np.ndarray,
+    nonblind: str,
+    *,
+    tv_lambda: float,
+    tv_iterations: int,
+    tv_epsilon: float,
+    hl_lambda: float,
+    hl_alpha: float,
+) -> np.ndarray:
+    """Non-blind deconvolution of ``f`` (..., H, W) by ``k`` with the step named ``nonblind``.
+
+    ``tv``: :func:`tv_deconvolve` (``tv_lambda``, ``tv_iterations``, ``tv_epsilon``);
+    ``hyper_laplacian``: :func:`deblur.hyperlaplacian.hyper_laplacian_deconvolve` with the
+    paper's continuation and ``hl_lambda``, ``hl_alpha``. Returns (..., H, W), not clipped.
+    """
+    if nonblind == "tv":
+        return tv_deconvolve(f, k, tv_lambda, tv_iterations, tv_epsilon)
+    if nonblind == "hyper_laplacian":
+        return hyper_laplacian_deconvolve(f, k, hyper_laplacian_settings(hl_lambda, hl_alpha))
+    raise ValueError(f"nonblind must be one of {', '.join(NONBLIND_KINDS)}, got {nonblind!r}")
+
+
+def final_deconvolution(image: np.ndarray, k: np.ndarray, params: TVBlindParams) -> np.ndarray:
+    """tv_blind's last step: each channel of (H, W, C) ``image`` deconvolved by ``k``."""
+    out = nonblind_deconvolve(
+        np.moveaxis(image, 2, 0),
+        k,
+        params.nonblind,
+        tv_lambda=params.final_lambda,
+        tv_iterations=params.final_iterations,
+        tv_epsilon=params.final_epsilon,
+        hl_lambda=params.hl_lambda,
+        hl_alpha=params.hl_alpha,
+    )
+    return np.clip(np.moveaxis(out, 0, 2), 0.0, 1.0).astype(np.float32)
+
+
 def tv_blind_deconvolution(
     image: np.ndarray, params: TVBlindParams | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -386,9 +474,5 @@ def tv_blind_deconvolution(
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image must be (H, W, 3), got shape {image.shape}")
     img = image.astype(np.float64)
-    k = estimate_kernel(luminance(img), params)
-    channels = np.moveaxis(img, 2, 0)
-    out = tv_deconvolve(
-        channels, k, params.final_lambda, params.final_iterations, params.tv_epsilon
-    )
-    return np.clip(np.moveaxis(out, 0, 2), 0.0, 1.0).astype(np.float32), k
+    k = threshold_kernel(estimate_kernel(luminance(img), params), params.kernel_threshold)
+    return final_deconvolution(img, k, params), k
