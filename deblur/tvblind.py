@@ -9,39 +9,49 @@ W + kw - 1) convolved with a kernel ``k`` (kh, kw): ``f = k * u`` with no bounda
 with ``TV(u) = sum sqrt(|grad u|^2 + eps^2)`` (isotropic, smoothed by ``eps`` so that it has a
 gradient everywhere).
 
-Algorithm (projected alternating minimisation, the paper's scheme), per pyramid level:
+Algorithm (projected alternating gradient descent, the paper's scheme as in the authors'
+reference code), per pyramid level at a fixed TV weight ``lam``, ``iterations`` times:
 
-1. image step: ``u <- u - tau_u * (k (x) (k * u - f) - lam * div(grad u / |grad u|_eps))``,
-   where ``(x)`` is the adjoint of the valid convolution (correlation, zero outside ``f``);
-   ``tau_u = image_step / (1 + 8 lam / eps)`` (the inverse of the gradient's Lipschitz bound:
-   ``||k||_1 = 1`` bounds the data term by 1, the smoothed TV by ``8 lam / eps``).
-2. kernel step: a gradient step on the data term, then the projection the paper insists on,
+1. image step: ``g = k (x) (k * u - f) - lam * div(grad u / |grad u|_eps)``, where ``(x)`` is
+   the adjoint of the valid convolution (correlation, zero outside ``f``);
+   ``u <- u - image_step * max(u) / max|g| * g`` (a normalised step: no pixel moves by more
+   than ``image_step`` of the image's peak).
+2. kernel step: ``h = u (x) (k * u - f)`` on the kernel support,
+   ``k <- k - kernel_step * max(k) / max|h| * h``, then the projection the paper insists on,
    *in this order*: clip negatives to 0, then divide by the sum. Normalising after the step
    (not inside the energy) is the detail that keeps the iteration away from the no-blur
-   solution. The kernel's data term is taken on image derivatives,
-   ``1/2 sum_d ||k * D_d u - D_d f||^2``: the same minimiser (derivatives commute with
-   convolution), but without the mean intensity, which would otherwise dominate the step size;
-   ``tau_k = kernel_step / max |FFT(D_d u)|^2`` summed over ``d``.
-3. ``lam <- max(lam * lambda_decay, lambda_min)``: a large weight first (a cartoon image with
-   strong edges, which pulls the kernel away from a delta), decreasing so that details return.
+   solution.
 
-Coarse to fine: the finest kernel is ``kernel_size`` px; each coarser level scales the image and
-the kernel by ``scale_ratio`` until the kernel would drop below ``min_kernel_size``. The
-coarsest level starts from a centred delta kernel and the blurry image; each finer level starts
-from the coarser estimates upsampled (kernel clipped and renormalised), restarting ``lam`` at
-``lambda_start``. After each level the kernel is re-centred on its centroid (whole pixels, the
-image shifted to match), since the valid model leaves the blur's position ambiguous.
+The level ends with ``iterations`` non-blind image steps (step 1 with the level's final kernel)
+from the level's starting image, as the reference does, and kernel and image are re-centred on
+the kernel's centroid (whole pixels; the valid model leaves the blur's position ambiguous).
+
+Coarse to fine: the finest level has the kernel side ``kernel_size`` and the weight
+``tv_lambda``; each coarser level divides the kernel side by ``1 / scale_ratio`` (made odd and
+at least 2 px smaller) and scales the image alike, and multiplies the weight by
+``lambda_growth``, while the weight stays below ``lambda_max`` and the side above
+``min_kernel_size``. The coarsest level starts from a uniform kernel and the blurry image
+edge-padded by half a kernel; each finer level from the coarser estimates resized (bicubic;
+the kernel clipped and renormalised).
 
 The kernel is estimated on the luminance (Rec. 601 weights); taps below ``kernel_threshold``
-of its peak are then dropped (a common clean-up, not part of the paper's iteration). The colour
-output is a non-blind TV deconvolution of each channel with the estimated kernel (same valid
-model, weight ``final_lambda``, ``final_iterations`` accelerated gradient steps), cropped to the
-input frame.
+of its peak are then dropped (a common clean-up, not in the reference code: the kernel support
+here is the longest expected blur, not the true kernel's size as in the paper's experiments,
+and the spare support collects faint streaks). The colour output is a non-blind deconvolution
+of each channel with the estimated kernel, cropped to the input frame:
+``nonblind = hyper_laplacian`` (Krishnan & Fergus 2009, :mod:`deblur.hyperlaplacian`;
+``hl_lambda``, ``hl_alpha``; a sparse-prior step like the one behind the paper's published
+results), or ``tv`` (same valid model as the blind step, weight ``final_lambda``,
+``final_iterations`` accelerated gradient steps, smoothing ``final_epsilon``).
 
-Defaults (:class:`TVBlindParams`): ``kernel_size`` 31, ``min_kernel_size`` 3,
-``scale_ratio`` sqrt(1/2), ``iterations`` 400 per level, ``lambda_start`` 3e-2,
-``lambda_decay`` 0.99, ``lambda_min`` 1e-3, ``tv_epsilon`` 1e-2, ``image_step`` and
-``kernel_step`` 1, ``kernel_threshold`` 0.05, ``final_lambda`` 1e-3, ``final_iterations`` 200.
+Defaults (:class:`TVBlindParams`), the reference code's unless noted: ``kernel_size`` 31 (this
+project's; the longest blur it expects), ``min_kernel_size`` 3, ``scale_ratio`` 1/1.1,
+``iterations`` 1000, ``tv_lambda`` 6e-4, ``lambda_growth`` 1.9, ``lambda_max`` 0.11,
+``tv_epsilon`` 1e-3, ``image_step`` 5e-3, ``kernel_step`` 1e-3, ``kernel_threshold`` 0.05
+(this project's),
+``nonblind`` hyper_laplacian (``hl_lambda`` 2000, ``hl_alpha`` 2/3: Krishnan & Fergus's), and
+for the ``tv`` final step ``final_lambda`` 1e-3, ``final_iterations`` 200, ``final_epsilon``
+1e-2 (this project's).
 
 Assumes one spatially uniform blur; real camera shake with rotation or depth (GoPro) breaks it.
 """
@@ -115,7 +125,7 @@ class TVBlindParams:
     tv_epsilon: float = 1e-3
     image_step: float = 5e-3
     kernel_step: float = 1e-3
-    kernel_threshold: float = 0.0
+    kernel_threshold: float = 0.05
     nonblind: str = "hyper_laplacian"
     final_lambda: float = 1e-3
     final_iterations: int = 200

@@ -18,12 +18,12 @@ from deblur.tvblind import TVBlindParams, tv_deconvolve
 def test_w_step_minimises_its_1d_problem(alpha, beta):
     v = np.linspace(-2.0, 2.0, 81)
     w = solve_w(v, beta, alpha)
-    grid = np.linspace(-2.5, 2.5, 200_001)  # brute force: 2.5e-5 spacing
+    grid = np.linspace(-2.5, 2.5, 50_001)  # brute force: 1e-4 spacing
 
     def energy(wi, vi):
         return np.abs(wi) ** alpha + 0.5 * beta * (wi - vi) ** 2
 
-    for vi, wi in zip(v, w):
+    for vi, wi in zip(v, w, strict=True):
         best = energy(grid, vi).min()
         # never worse than the grid's best (up to the grid's own discretisation)
         assert energy(wi, vi) <= best + 1e-6
@@ -31,6 +31,10 @@ def test_w_step_minimises_its_1d_problem(alpha, beta):
     # odd in v, zero in a dead zone around 0
     assert np.allclose(solve_w(-v, beta, alpha), -w)
     assert solve_w(np.array([1e-4]), beta, alpha)[0] == 0.0
+
+
+def gray_psnr(x, truth):
+    return psnr(np.repeat(np.clip(x, 0, 1)[..., None], 3, 2), np.repeat(truth[..., None], 3, 2))
 
 
 def gray_crop(side=72, ks=9):
@@ -47,11 +51,10 @@ def test_recovers_a_known_image_from_a_known_blur():
     truth = big[ks // 2 : -(ks // 2), ks // 2 : -(ks // 2)]
     out = hyper_laplacian_deconvolve(blurry, k)
     assert out.shape == blurry.shape
-    gain = psnr(np.clip(out, 0, 1), truth) - psnr(np.clip(blurry, 0, 1), truth)
-    assert gain > 4.0
+    assert gray_psnr(out, truth) > gray_psnr(blurry, truth) + 4.0
     # as good as the TV deconvolution of the same valid model, within a margin
     tv = tv_deconvolve(blurry, k, 1e-3, 200, 1e-2)
-    assert psnr(np.clip(out, 0, 1), truth) > psnr(np.clip(tv, 0, 1), truth) - 1.0
+    assert gray_psnr(out, truth) > gray_psnr(tv, truth) - 1.0
     # batched channels give the same answer as one at a time
     both = hyper_laplacian_deconvolve(np.stack([blurry, blurry[::-1]]), k)
     assert np.allclose(both[0], out, atol=1e-8)

@@ -27,12 +27,24 @@ from deblur.tvblind import (
 
 # small enough for a test, large enough for the kernel to be identifiable
 SIDE, KSIZE = 112, 15
-FAST = dict(kernel_size=KSIZE, iterations=300, final_iterations=100)
+# fewer, longer steps than the defaults (1000 steps of 5e-3 / 1e-3 per level), for speed
+FAST = dict(kernel_size=KSIZE, iterations=200, image_step=2e-2, kernel_step=5e-3)
 
 
 def sharp_image():
     """An RGB crop of skimage's astronaut (edges in many directions)."""
     return data.astronaut()[40 : 40 + SIDE, 160 : 160 + SIDE].astype(np.float64) / 255.0
+
+
+def shapes_image():
+    """Discs of random colours on grey: the piecewise-constant image TV models best."""
+    rng = np.random.default_rng(0)
+    img = np.full((SIDE, SIDE, 3), 0.5)
+    yy, xx = np.mgrid[:SIDE, :SIDE]
+    for _ in range(12):
+        cy, cx, r = rng.uniform(0, SIDE), rng.uniform(0, SIDE), rng.uniform(6, 20)
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = rng.uniform(0, 1, 3)
+    return img
 
 
 def blur_valid(img, kernel, noise=0.003, seed=0):
@@ -66,14 +78,21 @@ def test_valid_conv_forward_matches_scipy_and_adjoints_hold():
 
 
 def test_pyramid_levels_are_odd_increasing_and_end_at_the_kernel_size():
-    levels = pyramid_levels(31, 3, 0.5**0.5)
-    assert levels[-1] == 31 and levels[0] >= 3
-    assert all(s % 2 == 1 for s in levels) and levels == sorted(set(levels))
+    params = TVBlindParams()
+    levels = pyramid_levels(params)
+    sides, lams = [s for s, _ in levels], [lam for _, lam in levels]
+    assert sides[-1] == 31 and sides[0] >= 3 and len(levels) > 3
+    assert all(s % 2 == 1 for s in sides) and sides == sorted(set(sides))
+    # the weight grows by lambda_growth per coarser level and stays below lambda_max
+    assert lams[-1] == params.tv_lambda and max(lams) < params.lambda_max
+    assert np.allclose(np.array(lams[:-1]) / np.array(lams[1:]), params.lambda_growth)
+    small = pyramid_levels(TVBlindParams(kernel_size=7, tv_lambda=1e-3))
+    assert [s for s, _ in small] == [3, 5, 7]  # stops at min_kernel_size
 
 
 def test_recovers_a_known_straight_motion_and_improves_psnr():
     kernel = linear_motion_psf(9, 30, KSIZE)
-    sharp = sharp_image()
+    sharp = shapes_image()
     blurry = blur_valid(sharp, kernel)
     truth = padded_truth(sharp, KSIZE)
     out, k = tv_blind_deconvolution(blurry.astype(np.float32), TVBlindParams(**FAST))
@@ -93,7 +112,8 @@ def test_bad_params_name_the_parameter():
     for pair, match in (
         ("kernel_size=20", "kernel_size must be an odd integer"),
         ("min_kernel_size=41", "min_kernel_size must be <= kernel_size"),
-        ("lambda_min=1", r"lambda_min must be in \(0, lambda_start\]"),
+        ("lambda_max=1e-5", "lambda_max must be >= tv_lambda"),
+        ("lambda_growth=1", "lambda_growth must be > 1"),
         ("scale_ratio=1", r"scale_ratio must be in \(0, 1\)"),
         ("iterations=0", "iterations must be >= 1"),
         ("kernel_threshold=1", r"kernel_threshold must be in \[0, 1\)"),

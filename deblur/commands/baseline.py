@@ -8,16 +8,17 @@ Kinds:
                    up to psf_size - 2 px are searched), min_length (3.0), and length / angle
                    (px / degrees) to fix the PSF instead of estimating it
   tv_blind         total-variation blind deconvolution (Perrone & Favaro 2014): a free-form
-                   kernel estimated on the luminance by alternating image/kernel gradient steps
-                   over a pyramid, then non-blind TV per colour channel; params kernel_size
-                   (31, odd), iterations (300 per level), lambda_start (0.03), lambda_decay
-                   (0.99), lambda_min (0.003), final_lambda (0.002), final_iterations (200) and
-                   more (deblur/tvblind.py). The kernel is written beside the output as
-                   <out stem>_kernel.png (16-bit, scaled to its peak) unless --kernel-out says
-                   where
-  oracle_tv        the non-blind ceiling where the true kernel is known (--kernel PNG): the same
-                   per-channel TV deconvolution as tv_blind's last step; params tv_lambda
-                   (0.001), iterations (200), tv_epsilon (0.01)
+                   kernel estimated on the luminance by alternating normalised gradient steps
+                   over a fine pyramid (the TV weight growing 1.9x per coarser level), then a
+                   non-blind step per colour channel; params kernel_size (31, odd), iterations
+                   (1000 per level), tv_lambda (0.0006 at full resolution), nonblind
+                   (hyper_laplacian or tv), and more (docs/tv_blind.md). The kernel is written
+                   beside the output as <out stem>_kernel.png (16-bit, scaled to its peak)
+                   unless --kernel-out says where
+  oracle_tv        the non-blind ceiling where the true kernel is known (--kernel PNG): a
+                   per-channel non-blind deconvolution with the true kernel; params nonblind
+                   (tv, or hyper_laplacian: Krishnan & Fergus 2009, hl_lambda 2000, hl_alpha
+                   2/3), tv_lambda (0.001), iterations (200), tv_epsilon (0.01)
 
 Example:
   python -m deblur baseline --kind richardson_lucy --image blur.png --out rl.png \\
