@@ -23,8 +23,11 @@ split over processes):
 
 ``--report`` writes report.md (table, per-pair rows, times) and error_ratio_curve.png.
 
-    nice python bench/tv_blind_levin_protocol.py --methods oracle,after,before
+    nice python bench/tv_blind_levin_protocol.py --methods oracle,oracle_before,after,before
     python bench/tv_blind_levin_protocol.py --report
+
+An ablation of the estimate (``--param key=value``, say ``tv_lambda=1e-3``) goes to its own
+``--out``; copy the ``oracle*``/``before`` cache files there to report it beside them.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import numpy as np
 from scipy import signal
 
 from deblur import tvblind
+from deblur.baselines import parse_params
 from deblur.data.kernels import random_shake_kernel
 from deblur.evaluation.aligned import aligned_scores
 
@@ -116,7 +120,7 @@ def timed(fn):
 def run_method(method: str, pair: dict, args) -> dict[str, np.ndarray | float]:
     """Outputs (gray, named by variant) and the seconds, for one method on one pair."""
     blurry, k_true = pair["blurry"], pair["kernel"]
-    params = tvblind.TVBlindParams()
+    params = parse_params("tv_blind", args.param)
     if method == "before":
         old = load_before(args.before_commit)
         (out, k), wall, cpu = timed(lambda: old.tv_blind_deconvolution(rgb(blurry)))
@@ -297,6 +301,9 @@ def main() -> None:
     parser.add_argument("--methods", default="oracle,oracle_before,after,before")
     parser.add_argument("--before-commit", default="88da919")
     parser.add_argument("--pairs", default="", help="comma-separated pair indices (default all)")
+    parser.add_argument(
+        "--param", action="append", default=[], help="tv_blind key=value for the kernel estimate"
+    )
     parser.add_argument("--report", action="store_true")
     args = parser.parse_args()
     pairs = make_pairs()
