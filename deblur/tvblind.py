@@ -66,7 +66,6 @@ import numpy as np
 from scipy import fft as sfft
 
 from deblur.data.kernels import center_kernel
-
 from deblur.hyperlaplacian import HyperLaplacianSettings, hyper_laplacian_deconvolve
 
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # Rec. 601
