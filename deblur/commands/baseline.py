@@ -11,7 +11,7 @@ Kinds:
                    kernel estimated on the luminance by alternating normalised gradient steps
                    over a fine pyramid (the TV weight growing 1.9x per coarser level), then a
                    non-blind step per colour channel; params kernel_size (31, odd), iterations
-                   (1000 per level), tv_lambda (0.0006 at full resolution), nonblind
+                   (1000 per level), tv_lambda (0.001 at full resolution), nonblind
                    (hyper_laplacian or tv), and more (docs/tv_blind.md). The kernel is written
                    beside the output as <out stem>_kernel.png (16-bit, scaled to its peak)
                    unless --kernel-out says where
