@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+from deblur import gpu_slots
+
 HELP = "deblur a blurry image with G_0 of a trained model"
 
 
@@ -44,6 +46,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)"
     )
+    gpu_slots.add_arguments(parser)
 
 
 def check_aspect(image_hw, model_hw, args) -> None:
@@ -71,8 +74,10 @@ def run(args):
     from deblur.singan.generate import deblur_image
 
     check_output_file(args.out)
+    gpu_slots.claim_from_args(args, label=f"deblur --out {args.out}")  # before CUDA is touched
     set_threads(args.threads)
     model = load_model(args.model, device=args.device)
+    logging.getLogger(__name__).info("running on %s", gpu_slots.device_record(model.device))
     blurry = read_rgb(args.image)
     check_aspect(blurry.shape[:2], model.sizes[-1], args)
     try:

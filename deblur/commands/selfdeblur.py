@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from deblur import gpu_slots
+
 HELP = "SelfDeblur: training-free blind deblurring with two deep-prior generators"
 
 CHECKPOINT_SUFFIX = ".ckpt"  # the checkpoint: out.png -> out.ckpt
@@ -78,6 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--info", type=Path, metavar="JSON", help="also write the settings and losses as JSON"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    gpu_slots.add_arguments(parser)
 
 
 def build_config(args: argparse.Namespace):
@@ -117,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     for out in (args.out, kernel_out, checkpoint, args.info):
         if out is not None:
             check_output_file(out)
+    gpu_slots.claim_from_args(args, label=f"selfdeblur --out {args.out}")  # before CUDA
     set_threads(args.threads)
     device = resolve_device(args.device)
     blurry = read_rgb(args.image)
@@ -128,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
         raise DeblurError(f"selfdeblur on {args.image}: {exc}") from None
     write_png(args.out, result.image)
     write_kernel(kernel_out, result.kernel)
-    info = dict(result.info, selfdeblur_device=str(device))
+    # where it ran: selfdeblur_device (cuda:I or cpu), _device_name, _cuda_visible_devices, ...
+    info = dict(result.info, **gpu_slots.device_record(device, prefix="selfdeblur_"))
     if args.info is not None:
         write_text(args.info, json.dumps(info, sort_keys=True, indent=1) + "\n")
     log.info(

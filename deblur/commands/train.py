@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import sys
 
+from deblur import gpu_slots
+
 HELP = "train a SinGAN pyramid on one sharp image (resumes after a kill)"
 
 
@@ -80,9 +82,11 @@ def add_arguments(parser):
         help="force the per-scale progress bars (default: only when stderr is a terminal; "
         "a log line per scale is always written)",
     )  # fmt: skip
+    gpu_slots.add_arguments(parser)
 
 
 def run(args):
+    gpu_slots.claim_from_args(args, label=f"train --out {args.out}")  # before CUDA is touched
     import json
 
     from deblur.errors import DeblurError

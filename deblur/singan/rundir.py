@@ -21,6 +21,7 @@ import torch
 import deblur
 from deblur.atomic import output_error
 from deblur.errors import DeblurError
+from deblur.gpu_slots import device_record
 from deblur.singan.checkpoint import (
     MODEL_JSON,
     TRAIN_LOG,
@@ -166,7 +167,8 @@ def model_info(
         seed=run["seed"],
         precision=run["precision"],
         **settings,
-        device=str(device),
+        # device (cuda:I or cpu), device_name, cuda_visible_devices, gpu_slot, ...
+        **device_record(device),
         threads=torch.get_num_threads(),
         flush_denormals=device.type == "cpu",
         torch_version=torch.__version__,
