@@ -197,3 +197,40 @@ def test_train_in_a_slot_records_it_in_model_json(dirs, tmp_path):
     assert meta["cuda_visible_devices"] == "0" and meta["gpu_slot"] == str(lock / "gpu0-0.lock")
     assert meta["device"] == "cpu" and meta["device_name"] == "cpu"
     assert meta["cuda_device_count"] == 0
+
+
+# --- the workflow ---------------------------------------------------------------------------
+
+
+def shell_commands(output: str, command: str) -> list[str]:
+    return [line for line in output.splitlines() if f"python -m deblur {command} " in line]
+
+
+def test_local_gpu_jobs_take_slots_and_cluster_jobs_do_not(tmp_path):
+    from workflow_helpers import make_workdir, snakemake
+
+    wd = make_workdir(tmp_path)
+    (wd / "gpu.yaml").write_text("train: {device: auto}\n")  # inference stays on cpu
+    args = ("-n", "-p", "--configfile", "gpu.yaml", "--config", "gpus=3", "jobs_per_gpu=2")
+    local = snakemake(wd, *args).stdout
+    train = shell_commands(local, "train")
+    assert train and all(
+        "--gpu-slots results/.gpu_slots --gpus 3 --jobs-per-gpu 2 --slot-timeout 1800" in c
+        for c in train
+    )  # 1800 s: train.runtime, 30 minutes
+    deblur = shell_commands(local, "deblur")
+    assert deblur and not any("--gpu-slots" in c for c in deblur)  # a cpu job
+    # how a cluster executor (slurm, cluster-generic) runs each job inside its allocation: the
+    # scheduler's CUDA_VISIBLE_DEVICES stands (a dry run under the profile itself plans with
+    # the local dry-run executor, so it would still print the slot options)
+    remote = snakemake(wd, *args, "--mode", "remote").stdout
+    train = shell_commands(remote, "train")
+    assert train and not any("--gpu-slots" in c for c in train)
+
+
+@pytest.mark.parametrize(("key", "value"), [("gpus", "0")])
+def test_bad_slot_settings_fail_naming_the_key(tmp_path, key, value):
+    from workflow_helpers import make_workdir, snakemake
+
+    proc = snakemake(make_workdir(tmp_path), "-n", "--config", f"{key}={value}", check=False)
+    assert proc.returncode != 0 and key in proc.stdout + proc.stderr

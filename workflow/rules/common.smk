@@ -376,6 +376,24 @@ def job_resources(section):
     )
 
 
+# the lock files of the run's GPU slots (deblur/gpu_slots.py)
+GPU_SLOT_DIR = "results/.gpu_slots"
+
+
+def gpu_slot_flags(section):
+    """The GPU slot options of a job class's command (a job then takes a GPU of its own).
+
+    None for cpu jobs, and none where a cluster scheduler runs the job: it assigns the GPU.
+    """
+    c = config[section]
+    if c["device"] == "cpu" or workflow.remote_exec or not workflow.local_exec:
+        return ""
+    return (
+        f"--gpu-slots {GPU_SLOT_DIR} --gpus {config['gpus']}"
+        f" --jobs-per-gpu {config['jobs_per_gpu']} --slot-timeout {c['runtime'] * 60}"
+    )
+
+
 def model_dir(cfg, ref):
     return f"results/models/{cfg}/{ref}"
 
