@@ -3,23 +3,42 @@
 Mode g0 (the paper): the blurry image, at the finest scale's size, is downscaled by r^K and then
 K times upsampled by 1/r and passed through G_0, the finest generator (r = the pyramid factor,
 K = --steps). Mode inject (SinGAN's paint-to-image): the image enters at scale --inject-scale and
-runs through all finer generators. The output has the finest scale's size (250 px longer side
-by default).
+runs through all finer generators. Mode sr (the reference SinGAN's super-resolution): the
+image at the finest scale's size is upsampled pass by pass (--sr-factor overall, --sr-step
+rule), each pass through G_0 with its noise; the output is the model size times the factor,
+or the image's own size for --sr-factor full. Mode sample: a random sample of the pyramid from
+its coarsest scale, the image unused (the floor of a method that ignores its input). g0,
+inject and sample outputs have the finest scale's size (250 px longer side by default).
 
-Example:
+--info writes what ran as JSON (mode, passes, per-pass factor, output size, sr settings),
+which `evaluate --meta` adds to the metrics rows.
+
+Examples:
   python -m deblur deblur --model models/pair1 --image blurry.png --out deblurred.png --steps 1
+  python -m deblur deblur --model models/pair1 --image blurry.png --out sr.png --mode sr \
+      --sr-factor 4 --sr-step reference --info sr.json
 """
 
 from __future__ import annotations
 
 from deblur import gpu_slots
+from deblur.singan.readings import (
+    DEFAULT_MAX_OUTPUT_PIXELS,
+    DEFAULT_SR_FACTOR,
+    DEFAULT_SR_STEP,
+    MODES,
+    SR_STEPS,
+    factor_text,
+)
 
 HELP = "deblur a blurry image with G_0 of a trained model"
 
 
 def add_arguments(parser):
     parser.add_argument("--model", required=True, metavar="DIR", help="finished model directory")
-    parser.add_argument("--image", required=True, help="blurry input image")
+    parser.add_argument(
+        "--image", help="blurry input image (required but for --mode sample, which ignores it)"
+    )
     parser.add_argument("--out", required=True, help="output PNG (written atomically)")
     parser.add_argument(
         "--steps", type=int, default=1, metavar="K",
@@ -27,8 +46,29 @@ def add_arguments(parser):
         "(default: 1)",
     )  # fmt: skip
     parser.add_argument(
-        "--mode", default="g0", choices=("g0", "inject"),
-        help="g0: the paper's iterated G_0; inject: enter at --inject-scale (default: g0)",
+        "--mode", default="g0", choices=MODES,
+        help="g0: the paper's iterated G_0; inject: enter at --inject-scale; sr: the "
+        "reference's super-resolution with G_0; sample: a random sample, the image unused "
+        "(default: g0)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sr-factor", default=factor_text(DEFAULT_SR_FACTOR), metavar="S",
+        help="sr mode: overall upsampling factor >= 1, or full (the image's own size) "
+        "(default: %(default)s, the reference's)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sr-step", default=DEFAULT_SR_STEP, choices=SR_STEPS,
+        help="sr mode: reference = round(log S / log 2^(1/3)) passes of S^(1/passes); "
+        "pyramid = steps of 1/r, the last one shorter (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-output-pixels", type=int, default=DEFAULT_MAX_OUTPUT_PIXELS, metavar="N",
+        help="sr mode: refuse a larger output (about 1 KiB of memory per output pixel at 64 "
+        "channels) (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--info", metavar="JSON",
+        help="also write the reading's settings and geometry here (atomically)",
     )  # fmt: skip
     parser.add_argument(
         "--inject-scale", type=int, metavar="N",
@@ -64,31 +104,64 @@ def check_aspect(image_hw, model_hw, args) -> None:
 
 
 def run(args):
+    import json
     import logging
 
-    from deblur.atomic import check_output_file
+    from deblur.atomic import check_output_file, write_text
     from deblur.data.imageio import read_rgb, write_png
     from deblur.errors import DeblurError
     from deblur.singan.checkpoint import load_model
     from deblur.singan.device import set_threads
     from deblur.singan.generate import deblur_image
+    from deblur.singan.readings import check_output_size, parse_sr_factor, plan_reading
 
     check_output_file(args.out)
+    if args.info:
+        check_output_file(args.info)
+    if args.mode != "sample" and not args.image:
+        raise DeblurError(f"--mode {args.mode} needs --image (the blurry input)")
+    try:
+        sr_factor = parse_sr_factor(args.sr_factor)
+    except ValueError as exc:
+        raise DeblurError(f"--sr-factor: {exc}") from None
+    if args.max_output_pixels < 1:
+        raise DeblurError(f"--max-output-pixels must be >= 1, got {args.max_output_pixels}")
     gpu_slots.claim_from_args(args, label=f"deblur --out {args.out}")  # before CUDA is touched
     set_threads(args.threads)
     model = load_model(args.model, device=args.device)
     logging.getLogger(__name__).info("running on %s", gpu_slots.device_record(model.device))
-    blurry = read_rgb(args.image)
-    check_aspect(blurry.shape[:2], model.sizes[-1], args)
+    blurry = None
+    if args.mode != "sample":  # a sample never reads the image
+        blurry = read_rgb(args.image)
+        check_aspect(blurry.shape[:2], model.sizes[-1], args)
     try:
+        plan = plan_reading(
+            args.mode, model.sizes, model.scale_factor, steps=args.steps,
+            inject_scale=args.inject_scale, sr_factor=sr_factor, sr_step=args.sr_step,
+            frame_size=None if blurry is None else blurry.shape[:2],
+        )  # fmt: skip
+        if args.mode == "sr":
+            check_output_size(plan, args.max_output_pixels)
         out = deblur_image(
             model, blurry, steps=args.steps, mode=args.mode, inject_scale=args.inject_scale,
-            noise=not args.no_noise, seed=args.seed,
+            noise=not args.no_noise, seed=args.seed, sr_factor=sr_factor,
+            sr_step=args.sr_step, max_output_pixels=args.max_output_pixels,
         )  # fmt: skip
-    except ValueError as exc:  # bad --steps / --inject-scale
+    except ValueError as exc:  # bad --steps / --inject-scale / an output above the limit
         raise DeblurError(f"{exc}; see --help") from None
     write_png(args.out, out)
+    if args.info:
+        info = dict(
+            deblur_mode=args.mode,
+            deblur_steps=args.steps if args.mode == "g0" else None,
+            inject_scale=args.inject_scale if args.mode == "inject" else None,
+            deblur_noise=not args.no_noise,
+            deblur_seed=args.seed,
+            **plan.columns(),
+        )
+        write_text(args.info, json.dumps(info, indent=1, sort_keys=True) + "\n")
     logging.getLogger(__name__).info(
-        "%s -> %s (%dx%d, mode %s)", args.image, args.out, out.shape[1], out.shape[0], args.mode
-    )
+        "%s -> %s (%dx%d, mode %s, %d passes of x%.4f)", args.image, args.out, out.shape[1],
+        out.shape[0], args.mode, plan.passes, plan.pass_factor,
+    )  # fmt: skip
     return 0

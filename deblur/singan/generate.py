@@ -2,7 +2,9 @@
 
 ``draw_prev`` is the reference's ``draw_concat``: the image that scale s starts from, built by
 all coarser generators with fresh noise (``"rand"``) or with the fixed reconstruction noise
-``z_opt`` (``"rec"``), upsampled to scale s. ``deblur_image`` is the paper's inference.
+``z_opt`` (``"rec"``), upsampled to scale s. ``deblur_image`` runs every inference reading
+(:mod:`deblur.singan.readings`): the paper's, paint-to-image, super-resolution and a random
+sample.
 """
 
 from __future__ import annotations
@@ -17,11 +19,19 @@ import torch
 from deblur.resize import resize_array, resize_tensor, scaled_size
 from deblur.singan.models import IMAGE_CHANNELS, Generator
 from deblur.singan.pyramid import image_to_tensor, tensor_to_image
+from deblur.singan.readings import (
+    DEFAULT_MAX_OUTPUT_PIXELS,
+    DEFAULT_SR_FACTOR,
+    DEFAULT_SR_STEP,
+    MODES,
+    check_output_size,
+    plan_sr,
+)
 
 if TYPE_CHECKING:
     from deblur.singan.checkpoint import SinGANModel
 
-MODES = ("g0", "inject")
+__all__ = ["MODES", "deblur_image", "draw_noise", "draw_prev", "sample_image"]
 
 
 def draw_noise(
@@ -113,14 +123,17 @@ def _device_of(generators: Sequence[Generator]) -> torch.device:
 @torch.no_grad()
 def deblur_image(
     model: SinGANModel,
-    blurry: np.ndarray,
+    blurry: np.ndarray | None,
     steps: int = 1,
     mode: str = "g0",
     inject_scale: int | None = None,
     noise: bool = True,
     seed: int = 0,
+    sr_factor: float | str = DEFAULT_SR_FACTOR,
+    sr_step: str = DEFAULT_SR_STEP,
+    max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS,
 ) -> np.ndarray:
-    """Deblur one image with a trained pyramid.
+    """Deblur one image with a trained pyramid (or, ``"sample"``, ignore it).
 
     ``"g0"`` (the paper): the blurry image at the finest scale's size is downscaled by
     ``r ** steps`` (r = the pyramid factor), then ``steps`` times upsampled by ``1 / r``
@@ -133,6 +146,16 @@ def deblur_image(
     G_inject_scale .. G_finest with their noise (scales counted from the coarsest, 0; a
     negative ``inject_scale`` counts from the finest, -1 being the finest).
 
+    ``"sr"`` (the reference's super-resolution, ``SR.py``): the image at the finest scale's
+    size is upsampled pass by pass (:func:`deblur.singan.readings.plan_sr`: ``sr_factor``
+    overall, ``sr_step`` rule) and each upsampled image, plus G_0's noise at G_0's trained
+    amplitude, is passed through G_0. As in the reference the first pass draws one noise
+    channel for all three (grey noise, as the reference does for the first generator of any
+    chain), the later passes one per channel. Output: the model size times ``sr_factor``, or
+    the blurry frame's own size for ``"full"``.
+
+    ``"sample"``: :func:`sample_image`; ``blurry`` is not read and may be None.
+
     Parameters
     ----------
     model : SinGANModel
@@ -142,7 +165,7 @@ def deblur_image(
     steps : int
         Upsampling passes through G_0 in ``"g0"`` mode, 1 .. :func:`max_steps` (beyond it the
         downscaled image would be smaller than the coarsest scale).
-    mode : {"g0", "inject"}
+    mode : {"g0", "inject", "sr", "sample"}
     inject_scale : int, optional
         Scale to inject at in ``"inject"`` mode, 1 .. num_scales - 1, or -(num_scales - 1)
         .. -1 counted from the finest (so one setting means the same on pyramids of any
@@ -152,13 +175,23 @@ def deblur_image(
         Add each generator's noise (amplitude from training); ``False`` gives zero noise.
     seed : int
         Seed of that noise (a private generator; the global RNG is untouched).
+    sr_factor : float or "full"
+        ``"sr"``: overall upsampling factor, >= 1 (default 4, the reference's), or ``"full"``
+        (the blurry frame's original size).
+    sr_step : {"reference", "pyramid"}
+        ``"sr"``: the reference's 2^(1/3)-based rule or steps of 1 / r.
+    max_output_pixels : int
+        ``"sr"``: refuse an output larger than this (memory grows with it).
 
     Returns
     -------
-    ndarray, shape (h_f, w_f, 3), float32 in [0, 1], at the finest scale's size.
+    ndarray, shape (h, w, 3), float32 in [0, 1], at the finest scale's size (``"sr"``: the
+    planned output size).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "sample":
+        return sample_image(model, noise=noise, seed=seed)
     if not (isinstance(blurry, np.ndarray) and blurry.ndim == 3 and blurry.shape[2] == 3):
         raise ValueError(
             f"blurry must be an (H, W, 3) array, got {getattr(blurry, 'shape', blurry)}"
@@ -188,6 +221,15 @@ def deblur_image(
         for k in range(steps - 1, -1, -1):
             x = resize_tensor(x, scaled_size(h, w, model.scale_factor**k))
             x = run(finest, x)
+    elif mode == "sr":
+        plan = plan_sr(sizes[-1], model.scale_factor, sr_factor, sr_step, blurry.shape[:2])
+        check_output_size(plan, max_output_pixels)
+        finest = len(sizes) - 1
+        amp = model.noise_amps[finest] if noise else 0.0
+        for j, size in enumerate(plan.sizes):
+            x = resize_tensor(x, size)
+            z = draw_noise(size, coarsest=j == 0, device=device, generator=rng)
+            x = model.generators[finest](amp * z, x)
     else:
         n = default_inject_scale(len(sizes)) if inject_scale is None else inject_scale
         if n < 0:
@@ -202,6 +244,28 @@ def deblur_image(
         for scale in range(n, len(sizes)):
             x = resize_tensor(x, sizes[scale])
             x = run(scale, x)
+    return tensor_to_image(x)
+
+
+@torch.no_grad()
+def sample_image(model: SinGANModel, noise: bool = True, seed: int = 0) -> np.ndarray:
+    """A random sample of the trained pyramid, at the finest scale's size.
+
+    The reference's ``SinGAN_generate`` from scale 0: a zero image at the coarsest size, then
+    at every scale fresh noise at that scale's trained amplitude (grey at the coarsest) and its
+    generator, the result upsampled to the next scale's size. No input image: the floor a
+    method that ignores its input reaches. ``noise=False`` gives zero noise everywhere (one
+    fixed, deterministic image).
+    """
+    device = model.device
+    rng = torch.Generator(device=device).manual_seed(seed)
+    sizes = model.sizes
+    x = torch.zeros(1, IMAGE_CHANNELS, *sizes[0], device=device)
+    for scale, G in enumerate(model.generators):
+        x = resize_tensor(x, sizes[scale])
+        amp = model.noise_amps[scale] if noise else 0.0
+        z = draw_noise(sizes[scale], coarsest=scale == 0, device=device, generator=rng)
+        x = G(amp * z, x)
     return tensor_to_image(x)
 
 
