@@ -212,3 +212,17 @@ def test_cli_bad_sr_settings_one_line(model_dir, tmp_path, capsys, args, message
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
     assert not (tmp_path / "o.png").exists()
+
+
+def test_study_describes_the_new_readings():
+    from deblur.evaluation.study import describe
+
+    row = dict(family="singan", reference="same", deblur_noise=True)
+    assert describe(row | dict(deblur_mode="sr", sr_factor="4", sr_step="reference")) == (
+        "same, sr x4, noise on"
+    )
+    pyramid = describe(row | dict(deblur_mode="sr", sr_factor="full", sr_step="pyramid"))
+    assert pyramid == "same, sr full (pyramid steps), noise on"
+    assert (
+        describe(row | dict(deblur_mode="sample")) == "same, random sample (input unused), noise on"
+    )

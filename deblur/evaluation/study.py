@@ -63,6 +63,8 @@ VARIANT_DTYPES = {
     "deblur_mode": STRING,
     "inject_scale": INT,
     "num_scales": INT,
+    "sr_factor": STRING,
+    "sr_step": STRING,
     "deblur_noise": BOOL,
     "baseline_params": STRING,
     "description": STRING,
@@ -73,7 +75,7 @@ SETTING_COLUMNS = tuple(c for c in VARIANT_DTYPES if c not in ("method", "kind",
 PAPER_FACTORS = {"reference": "same", "inference": ("g0", 1), "noise": True}
 FACTOR_TEXT = {
     "reference": "reference frame",
-    "inference": "inference (g0 steps k / inject scale)",
+    "inference": "inference (g0 steps k / inject scale / sr / sample)",
     "noise": "noise",
 }
 
@@ -127,11 +129,21 @@ def describe(row: Mapping[str, object]) -> str:
         else:
             at = f"{scale}" + ("" if is_missing(n) else f" of {n}")
         parts.append(f"inject at scale {at}")
+    elif mode == "sr":
+        parts.append(_sr_text(row.get("sr_factor"), row.get("sr_step")))
+    elif mode == "sample":
+        parts.append("random sample (input unused)")
     else:
         parts.append(f"g0 k={row.get('deblur_steps')}")
     if not is_missing(noise):
         parts.append("noise on" if bool(noise) else "noise off")
     return ", ".join(parts)
+
+
+def _sr_text(factor: object, step: object) -> str:
+    """``sr x4`` / ``sr full``, with ``(pyramid steps)`` for the pyramid step rule."""
+    text = "sr " + ("?" if is_missing(factor) else "full" if factor == "full" else f"x{factor}")
+    return text + (" (pyramid steps)" if not is_missing(step) and step == "pyramid" else "")
 
 
 def variant_settings(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -143,7 +155,15 @@ def variant_settings(metrics: pd.DataFrame) -> pd.DataFrame:
         kind = _single(g["kind"], method, "kind")
         row: dict[str, object] = dict(method=method, kind=kind)
         row["family"] = "singan" if kind == "singan" else "baseline"
-        for c in ("reference_mode", "deblur_steps", "deblur_mode", "inject_scale", "num_scales"):
+        for c in (
+            "reference_mode",
+            "deblur_steps",
+            "deblur_mode",
+            "inject_scale",
+            "num_scales",
+            "sr_factor",
+            "sr_step",
+        ):
             row[c] = _single(g[c], method, c) if c in g else None
         row["deblur_noise"] = _single(g["deblur_noise"], method, "deblur_noise")
         offsets = g["reference_offset"].dropna().abs()
@@ -159,11 +179,16 @@ def variant_settings(metrics: pd.DataFrame) -> pd.DataFrame:
     return typed_frame(rows, VARIANT_DTYPES)
 
 
-def _inference(row) -> tuple[str, int | None] | None:
-    """("g0", k) or ("inject", scale); None when the rows do not say (unknown settings)."""
+def _inference(row) -> tuple[str, object] | None:
+    """("g0", k), ("inject", scale), ("sr", "x4 reference") or ("sample", None); None when the
+    rows do not say (unknown settings)."""
     mode = row["deblur_mode"]
     if not is_missing(mode) and mode == "inject":
         return ("inject", None if is_missing(row["inject_scale"]) else int(row["inject_scale"]))
+    if not is_missing(mode) and mode == "sr":
+        return ("sr", _sr_text(row.get("sr_factor"), row.get("sr_step")))
+    if not is_missing(mode) and mode == "sample":
+        return ("sample", None)
     if is_missing(mode) or is_missing(row["deblur_steps"]):
         return None
     return ("g0", int(row["deblur_steps"]))
@@ -250,6 +275,8 @@ def ablation_table(metrics: pd.DataFrame, settings: StudySettings) -> pd.DataFra
         "deblur_mode",
         "inject_scale",
         "num_scales",
+        "sr_factor",
+        "sr_step",
         "deblur_noise",
         "description",
         "pair_id",
@@ -335,6 +362,8 @@ CONTRAST_DTYPES |= {f"{m}_{s}": FLOAT for m in METRICS for s in DIFF_STATS}
 def _factor_text(factor: str, value: object) -> str:
     if factor == "inference":
         mode, x = value
+        if mode in ("sr", "sample"):
+            return x if mode == "sr" else "random sample"
         return f"g0 k={x}" if mode == "g0" else f"inject at {x if x is not None else 'default'}"
     if factor == "noise":
         return "noise on" if value else "noise off"
