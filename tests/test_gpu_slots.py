@@ -197,6 +197,23 @@ def test_train_in_a_slot_records_it_in_model_json(dirs, tmp_path):
     assert meta["cuda_device_count"] == 0
 
 
+def test_selfdeblur_in_a_slot_records_it_in_its_info(dirs, tmp_path):
+    from PIL import Image
+
+    lock, _ = dirs
+    image = tmp_path / "blurry.png"
+    Image.effect_mandelbrot((48, 40), (-2, -1, 1, 1), 30).convert("RGB").save(image)
+    slots = ["--device", "auto", "--threads", "1", "--gpu-slots", str(lock)]
+    cmd = [sys.executable, "-m", "deblur", "selfdeblur", "--image", str(image), "--out",
+           str(tmp_path / "out.png"), "--info", str(tmp_path / "out.json"), "--iterations", "2",
+           "--kernel-size", "3", "--no-progress", *slots]  # fmt: skip
+    proc = subprocess.run(cmd, env=job_env(2), cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((tmp_path / "out.json").read_text())
+    assert info["selfdeblur_gpu_slot"] == str(lock / "gpu0-0.lock")
+    assert info["selfdeblur_cuda_visible_devices"] == "0" and info["selfdeblur_device"] == "cpu"
+
+
 # --- the workflow ---------------------------------------------------------------------------
 
 

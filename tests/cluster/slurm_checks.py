@@ -9,6 +9,11 @@
         the SLURM run's results equal the local run's (CPU, same seeds, same threads)
     python slurm_checks.py reference PLAN
         the input image of one train_singan job of PLAN (the image the test corrupts)
+    python slurm_checks.py devices SLURM_WORKDIR LOCAL_WORKDIR GPUS
+        where the trainings ran (train.device auto, no CUDA here: on the CPU): under SLURM each
+        on the one GPU SLURM gave it (its CUDA_VISIBLE_DEVICES, one of 0..GPUS-1), without a GPU
+        slot; locally (GPUS faked by DEBLUR_GPU_COUNT) each in a GPU slot of the workflow's
+        results/.gpu_slots, with CUDA_VISIBLE_DEVICES set to that slot's GPU
 
 Each command prints what it checked and exits non-zero with a one-line reason on a mismatch.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import re
 import sys
 from collections import Counter
@@ -153,6 +159,35 @@ def compare(slurm: Path, local: Path) -> None:
     print(f"deblurred images: {len(images)} byte-identical")
 
 
+def model_records(workdir: Path) -> list[dict]:
+    paths = sorted((workdir / "results/models").glob("*/*/model.json"))
+    if not paths:
+        raise CheckError(f"no model.json under {workdir}/results/models")
+    return [dict(json.loads(p.read_text()), path=str(p.relative_to(workdir))) for p in paths]
+
+
+def check_devices(slurm: Path, local: Path, gpus: int) -> None:
+    ids = {str(i) for i in range(gpus)}
+    for m in model_records(slurm):
+        if m.get("gpu_slot", "missing") != "" or m.get("cuda_visible_devices") not in ids:
+            raise CheckError(
+                f"{m['path']} (SLURM): CUDA_VISIBLE_DEVICES {m.get('cuda_visible_devices')!r}, "
+                f"GPU slot {m.get('gpu_slot')!r}; expected one of SLURM's GPUs {sorted(ids)} "
+                "as given, and no slot"
+            )
+    for m in model_records(local):
+        device = m.get("cuda_visible_devices")
+        if device not in ids or m.get("gpu_slot") != f"results/.gpu_slots/gpu{device}-0.lock":
+            raise CheckError(
+                f"{m['path']} (local): CUDA_VISIBLE_DEVICES {device!r}, GPU slot "
+                f"{m.get('gpu_slot')!r}; expected a slot of results/.gpu_slots and its GPU"
+            )
+    print(
+        "devices: SLURM's CUDA_VISIBLE_DEVICES used as given (no GPU slots); locally each "
+        "training in a GPU slot with CUDA_VISIBLE_DEVICES set to its GPU"
+    )
+
+
 def digest(path: Path) -> str:
     if not path.is_file():
         raise CheckError(f"missing {path}")
@@ -182,12 +217,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("local", type=Path)
     p = sub.add_parser("reference", help="input image of a train_singan job")
     p.add_argument("plan", type=Path)
+    p = sub.add_parser("devices", help="SLURM assigns GPUs, local runs use GPU slots")
+    p.add_argument("slurm", type=Path)
+    p.add_argument("local", type=Path)
+    p.add_argument("gpus", type=int, help="the node's (fake) GPUs")
     args = parser.parse_args(argv)
     try:
         if args.command == "jobs":
             check_jobs(args.plan, args.squeue, args.jobcomp, args.failed, args.allow_failed)
         elif args.command == "compare":
             compare(args.slurm, args.local)
+        elif args.command == "devices":
+            check_devices(args.slurm, args.local, args.gpus)
         else:
             print(training_input(args.plan))
     except CheckError as exc:

@@ -5,7 +5,9 @@
 #  2. run the tiny pipeline through `--profile workflow/profiles/slurm` with one training image
 #     corrupted: the failed job is reported with its log path, the other jobs finish
 #  3. restore the image and re-run: it resumes, without redoing any finished training
-#  4. run the same config locally and compare the results (CPU, same seeds and threads: equal)
+#  4. run the same config locally and compare the results (CPU, same seeds and threads: equal);
+#     check where the trainings ran: under SLURM on the GPU SLURM assigned, locally in a GPU
+#     slot of their own (deblur/gpu_slots.py, two GPUs faked)
 #  5. check in squeue and slurmctld's job completion log that every planned job ran as a
 #     SLURM job, in the partition and with the GPUs the profile asks for
 #  6. stop every daemon it started (also on failure or Ctrl-C) and remove the temp dir
@@ -18,6 +20,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 PY=${PYTHON:-$REPO/.venv/bin/python}
 CONFIGS=(--configfile tiny.yaml tiny_cluster.yaml) # nargs: targets go before it
 SLURM_PROFILE=(--profile "$REPO/workflow/profiles/slurm" --profile "$HERE/profile")
+NODE_GPUS=2 # the fake GPUs slurm_local.sh gives the node
 
 # messages go to the original stderr, also from the trap while a command's output is redirected
 exec {MSG}>&2
@@ -126,10 +129,12 @@ t_slurm=$((SECONDS - t1))
 # --- 4. the same config locally ------------------------------------------------------------
 t2=$SECONDS
 log "local run"
-snakemake "$LOCAL_WD" --cores 2 "${CONFIGS[@]}" >"$BASE/local.log" 2>&1 ||
+# two faked GPUs, as the node has: the trainings (train.device auto) take GPU slots
+DEBLUR_GPU_COUNT=$NODE_GPUS snakemake "$LOCAL_WD" --cores 2 "${CONFIGS[@]}" >"$BASE/local.log" 2>&1 ||
     { tail -40 "$BASE/local.log"; fail "local run failed"; }
 t_local=$((SECONDS - t2))
 "$PY" "$HERE/slurm_checks.py" compare "$SLURM_WD" "$LOCAL_WD" || fail "results differ"
+"$PY" "$HERE/slurm_checks.py" devices "$SLURM_WD" "$LOCAL_WD" "$NODE_GPUS" || fail "devices"
 
 # --- 5. SLURM's own records ----------------------------------------------------------------
 # the comment is rule_<rule>_wildcards_<values> (set by the executor plugin)
