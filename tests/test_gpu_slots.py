@@ -176,9 +176,9 @@ def test_no_slot_within_the_timeout_is_a_one_line_cli_error(dirs, tmp_path):
     assert "gpu0-0.lock (pid " in proc.stderr and "holder" in proc.stderr  # who holds it
 
 
-def test_train_in_a_slot_records_it_in_model_json(dirs, tmp_path):
-    """The real command: takes a slot of two faked GPUs, sets CUDA_VISIBLE_DEVICES for itself,
-    and (no CUDA here, device auto) trains on the CPU, recording all of it."""
+def test_train_and_inference_in_a_slot_record_it(dirs, tmp_path):
+    """The real commands: each takes a slot of two faked GPUs, sets CUDA_VISIBLE_DEVICES for
+    itself and (no CUDA here, device auto) runs on the CPU, recording all of it."""
     from PIL import Image
 
     lock, _ = dirs
@@ -195,6 +195,15 @@ def test_train_in_a_slot_records_it_in_model_json(dirs, tmp_path):
     assert meta["cuda_visible_devices"] == "0" and meta["gpu_slot"] == str(lock / "gpu0-0.lock")
     assert meta["device"] == "cpu" and meta["device_name"] == "cpu"
     assert meta["cuda_device_count"] == 0
+    # inference with the model in a slot: recorded in its info (and log)
+    cmd = [sys.executable, "-m", "deblur", "deblur", "--model", str(tmp_path / "m"), "--image",
+           str(image), "--out", str(tmp_path / "out.png"), "--info", str(tmp_path / "out.json"),
+           "--device", "auto", "--gpu-slots", str(lock), "--gpus", "2"]  # fmt: skip
+    proc = subprocess.run(cmd, env=job_env(4), cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((tmp_path / "out.json").read_text())
+    assert info["deblur_gpu_slot"] == str(lock / "gpu0-0.lock")
+    assert info["deblur_cuda_visible_devices"] == "0" and info["deblur_device"] == "cpu"
 
 
 def test_selfdeblur_in_a_slot_records_it_in_its_info(dirs, tmp_path):

@@ -129,7 +129,8 @@ def run(args):
     gpu_slots.claim_from_args(args, label=f"deblur --out {args.out}")  # before CUDA is touched
     set_threads(args.threads)
     model = load_model(args.model, device=args.device)
-    logging.getLogger(__name__).info("running on %s", gpu_slots.device_record(model.device))
+    where = gpu_slots.device_record(model.device, prefix="deblur_")  # device, name, slot, ...
+    logging.getLogger(__name__).info("running on %s", where)
     blurry = None
     if args.mode != "sample":  # a sample never reads the image
         blurry = read_rgb(args.image)
@@ -158,6 +159,7 @@ def run(args):
             deblur_noise=not args.no_noise,
             deblur_seed=args.seed,
             **plan.columns(),
+            **where,
         )
         write_text(args.info, json.dumps(info, indent=1, sort_keys=True) + "\n")
     logging.getLogger(__name__).info(
