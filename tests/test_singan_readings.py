@@ -226,3 +226,13 @@ def test_study_describes_the_new_readings():
     assert (
         describe(row | dict(deblur_mode="sample")) == "same, random sample (input unused), noise on"
     )
+
+
+def test_readings_module_stays_light():
+    """The deblur command imports it to build ``--help``: no torch on import."""
+    import subprocess
+    import sys
+
+    code = "import sys, deblur.singan.readings; assert 'torch' not in sys.modules, 'torch'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

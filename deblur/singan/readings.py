@@ -1,7 +1,7 @@
 """The geometry of each inference reading: how many generator passes, of what factor, to what size.
 
 The workflow checks a configuration with these before any job runs, with the same arithmetic
-the ``deblur`` command uses.
+the ``deblur`` command uses. No torch or numpy: the CLI imports this module to build ``--help``.
 
 Readings (``mode``):
 
@@ -32,8 +32,6 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from deblur.resize import scaled_size
-
 MODES = ("g0", "inject", "sr", "sample")
 SR_STEPS = ("reference", "pyramid")
 SR_FULL = "full"
@@ -44,6 +42,12 @@ REFERENCE_STEP = 2.0 ** (1.0 / 3.0)  # the reference's calc_init_scale base, abo
 # (64 channels: about 1 KiB per output pixel), so 2048 x 2048 is about 4 GiB of peak memory
 DEFAULT_MAX_OUTPUT_PIXELS = 2048 * 2048
 _EPS = 1e-9
+
+
+def _scaled(h: int, w: int, scale: float) -> tuple[int, int]:
+    """``deblur.resize.scaled_size`` (rounded up like the reference's ``imresize``), without
+    importing torch."""
+    return max(1, math.ceil(h * scale - _EPS)), max(1, math.ceil(w * scale - _EPS))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,7 +203,7 @@ def plan_sr(
     h, w = model_size
     sizes = []
     for j in range(1, passes):
-        sh, sw = scaled_size(h, w, pass_factor**j)
+        sh, sw = _scaled(h, w, pass_factor**j)
         sizes.append((min(sh, out[0]), min(sw, out[1])))
     sizes.append(out)
     return ReadingPlan(
@@ -245,7 +249,7 @@ def plan_reading(
     finest = sizes[-1]
     if mode == "g0":
         h, w = finest
-        chain = tuple(scaled_size(h, w, scale_factor**k) for k in range(steps - 1, -1, -1))
+        chain = tuple(_scaled(h, w, scale_factor**k) for k in range(steps - 1, -1, -1))
         return ReadingPlan(mode, steps, base, chain[:-1] + (finest,))
     if mode == "inject":
         at = max(1, n - 2) if inject_scale is None else inject_scale
