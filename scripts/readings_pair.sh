@@ -32,6 +32,10 @@ readings=(
   "sr_x4_nonoise|--mode sr --sr-factor 4 --no-noise"
   "sr_full_nonoise|--mode sr --sr-factor full --no-noise"
   "sample_seed1|--mode sample --seed 1"
+  "sample_seed2|--mode sample --seed 2"
+  "sample_seed3|--mode sample --seed 3"
+  "sample_seed4|--mode sample --seed 4"
+  "sample_nonoise|--mode sample --no-noise"
 )
 if [[ ! -f $out/metrics/identity.parquet ]]; then
   "$py" -m deblur evaluate --pred "$blurry" --sharp "$sharp" --max-size "$max_size" \
@@ -57,7 +61,19 @@ import sys
 from deblur.evaluation.tables import load_metrics
 
 df = load_metrics([sys.argv[1]])
-cols = ["method", "resolution", "psnr", "ssim", "psnr_aligned", "ssim_aligned",
-        "deblur_passes", "deblur_pass_factor", "deblur_out_width", "deblur_out_height"]
-print(df[cols].sort_values(["resolution", "method"]).to_string(index=False))
+base = df[df["method"] == "identity"].set_index("resolution")
+print("| reading | output | passes x factor | full PSNR | full SSIM | model PSNR | model SSIM |"
+      " vs blurry, full | vs blurry, model |")
+print("|---|---|---|---|---|---|---|---|---|")
+for method, g in df.groupby("method", sort=False):
+    r = g.set_index("resolution")
+    f, m = r.loc["full"], r.loc["model"]
+    if method == "identity":
+        size = passes = "input"
+    else:
+        size = f"{f['deblur_out_width']}x{f['deblur_out_height']}"
+        passes = f"{f['deblur_passes']} x {f['deblur_pass_factor']:.4f}"
+    d = [r.loc[res, k] - base.loc[res, k] for res in ("full", "model") for k in ("psnr", "ssim")]
+    print(f"| {method} | {size} | {passes} | {f['psnr']:.2f} | {f['ssim']:.3f} | {m['psnr']:.2f}"
+          f" | {m['ssim']:.3f} | {d[0]:+.2f} dB, {d[1]:+.3f} | {d[2]:+.2f} dB, {d[3]:+.3f} |")
 EOF

@@ -144,6 +144,19 @@ def test_plot_removes_only_its_own_stale_temp_files(tmp_path):
             "{name: inj, kind: singan, mode: inject, inject_scale: -3}",
             "use 1..2 (from the coarsest) or -2..-1 (from the finest)",
         ),
+        (
+            "{name: sr, kind: singan, mode: sr, sr_factor: 0.5}",
+            "methods: 'sr': sr_factor must be >= 1",
+        ),
+        ("{name: sr, kind: singan, mode: sr, sr_factor: big}", "a number >= 1 or 'full'"),
+        (
+            "{name: smp, kind: unsharp, mode: sample}",
+            "methods: 'smp' has mode sample, a SinGAN reading, but kind unsharp has no pyramid",
+        ),
+        (
+            "{name: sr, kind: singan, mode: sr, sr_factor: 1000}",
+            "above the limit of 4194304 (max_output_pixels",
+        ),
     ],
 )
 def test_impossible_method_settings_fail_at_parse_time(tmp_path, method, expected):
@@ -171,6 +184,9 @@ def test_impossible_method_settings_fail_at_parse_time(tmp_path, method, expecte
         "{name: inj, kind: singan, mode: inject, inject_scale: 2}",
         "{name: inj, kind: singan, mode: inject, inject_scale: -2}",
         "{name: inj, kind: singan, mode: inject}",
+        "{name: sr, kind: singan, mode: sr}",
+        "{name: sr, kind: singan, mode: sr, sr_factor: full, sr_step: pyramid}",
+        "{name: smp, kind: singan, mode: sample, noise: false}",
     ],
 )
 def test_working_method_settings_pass_the_dry_run(tmp_path, method):
@@ -207,3 +223,22 @@ def test_dry_run_quotes_paths_and_keeps_flags_separate(tmp_path):
     assert f"sample --root '{root}' --split" in out
     assert "--param amount=2 --param radius=1.5 >" in out
     assert """--settings-json '{"max_size": 40, "min_size": 16, "niter": 6}' --device""" in out
+
+
+def test_dry_run_passes_the_sr_settings_and_records_the_geometry(tmp_path):
+    wd = make_workdir(tmp_path, "tiny.yaml")
+    proc = snakemake(
+        wd,
+        "-n",
+        "-p",
+        "--configfile",
+        "tiny.yaml",
+        "--config",
+        "methods=[{name: sr, kind: singan, mode: sr}, {name: singan, kind: singan}, "
+        "{name: identity, kind: identity}]",
+    )
+    out = proc.stdout
+    # tiny: 40x22 model size (max_size 40), x4 in 6 passes of 2^(1/3)
+    assert "--mode sr --sr-factor 4 --sr-step reference --max-output-pixels 4194304" in out
+    assert '"deblur_out_width": 160' in out and '"deblur_passes": 6' in out
+    assert "--steps 1 --mode g0 --device" in out  # the g0 command as before

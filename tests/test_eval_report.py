@@ -257,3 +257,22 @@ def test_load_metrics_checks_inputs(tmp_path):
     (tmp_path / "m" / ".x.parquet.tmp.parquet").write_bytes(b"partial")
     loaded = load_metrics([tmp_path / "m"], exclude=tmp_path / "m" / "tables")
     assert len(loaded) == len(m)
+
+
+def test_paper_table_shows_the_closest_other_reading_beside_the_papers_setting():
+    empty = pd.DataFrame(columns=["rule"])
+    means = {
+        "singan": (28.0, 0.88),
+        "identity": (27.5, 0.89),
+        "singan_sr4": (21.0, 0.50),
+        "singan_sample": (15.4, 0.55),
+    }
+    metrics = fake_metrics(means)
+    metrics.loc[metrics["method"].str.startswith("singan"), "kind"] = "singan"
+    text = paper_table(
+        summarize(metrics, SETTINGS), paired_differences(metrics, SETTINGS), empty, SETTINGS
+    )
+    assert "| reproduced (SinGAN G_0) | `singan` | 12 |" in text  # still the paper's setting
+    assert text.count("| closest other SinGAN reading | `singan_sample` | 12 |") == 2
+    assert "| other | `singan_sample` |" not in text and "| other | `singan_sr4` |" in text
+    assert text.count("**not reproduced**") == 4  # the verdicts stay the paper's setting's

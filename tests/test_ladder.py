@@ -9,7 +9,14 @@ import sys
 import pandas as pd
 import pytest
 
-from deblur.evaluation.ladder import baseline_name, ladder_methods, ladder_table, singan_name
+from deblur.evaluation.ladder import (
+    baseline_name,
+    ladder_markdown,
+    ladder_methods,
+    ladder_table,
+    reading_name,
+    singan_name,
+)
 from deblur.evaluation.tables import metrics_frame, write_parquet
 
 BASELINES = [{"name": "identity", "kind": "identity"}]
@@ -35,6 +42,31 @@ def test_ladder_methods_per_cell_and_size():
 def test_ladder_methods_refuses_bad_cells(cells):
     with pytest.raises(ValueError, match="ladder.cells"):
         ladder_methods(cells, [1], BASELINES)
+
+
+def test_ladder_readings_per_cell():
+    methods = ladder_methods([[64, 200]], [1], BASELINES, readings=["sr4", "srfull", "sample"])
+    names = [m["name"] for m in methods]
+    assert names == ["identity_s64", "singan_s64_n200_k1", "singan_s64_n200_sr4",
+                     "singan_s64_n200_srfull", "singan_s64_n200_sample"]  # fmt: skip
+    sr = next(m for m in methods if m["name"] == reading_name(64, 200, "srfull"))
+    assert (sr["mode"], sr["sr_factor"], sr["sr_step"]) == ("sr", "full", "reference")
+    assert sr["singan"] == {"max_size": 64, "niter": 200} and sr["reference"] == "same"
+    with pytest.raises(ValueError, match="ladder.readings"):
+        ladder_methods([[64, 200]], [1], BASELINES, readings=["sr8"])
+
+
+def test_ladder_table_lists_the_readings_beside_k():
+    rows = _rows()
+    extra = rows[rows["method"] == singan_name(64, 200, 1)].copy()
+    extra["method"], extra["deblur_mode"], extra["sr_factor"] = "singan_s64_n200_sr4", "sr", "4"
+    extra["deblur_steps"] = pd.NA
+    table = ladder_table(pd.concat([rows, extra], ignore_index=True))
+    assert len(table) == 5
+    sr = table[table["method"] == "singan_s64_n200_sr4"].iloc[0]
+    assert sr["reading"] == "sr x4" and pd.isna(sr["steps"])
+    md = ladder_markdown(table, {}, 15.3, 0.52)
+    assert "| 64 | 3 | 200 | sr x4 | 2 |" in md and "| 64 | 3 | 200 | 1 | 2 |" in md
 
 
 def _rows():

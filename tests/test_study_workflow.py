@@ -16,7 +16,8 @@ from deblur.data import gopro, synthetic
 
 PRESET = REPO / "workflow" / "presets" / "study.yaml"
 NAME = re.compile(
-    r"singan_(same|nb(?P<offset>\d+))_(k(?P<k>\d)|inj_last(?P<last>\d))(?P<nonoise>_nonoise)?"
+    r"singan_(same|nb(?P<offset>\d+))_(k(?P<k>\d)|inj_last(?P<last>\d)|sr(?P<sr>\d+|full)"
+    r"|(?P<sample>sample))(?P<nonoise>_nonoise)?"
 )
 
 
@@ -44,6 +45,10 @@ def test_variant_names_say_their_settings(preset):
             assert m["reference"] == "same"
         if hit["k"]:
             assert m["mode"] == "g0" and m["steps"] == int(hit["k"])
+        elif hit["sr"]:
+            assert m["mode"] == "sr" and str(m["sr_factor"]) == hit["sr"]
+        elif hit["sample"]:
+            assert m["mode"] == "sample"
         else:
             assert m["mode"] == "inject" and m["inject_scale"] == -int(hit["last"])
         assert m["noise"] is (hit["nonoise"] is None)
@@ -52,6 +57,8 @@ def test_variant_names_say_their_settings(preset):
     assert {m["steps"] for m in singan if m["mode"] == "g0"} == {1, 2, 3, 4}
     assert len({m["inject_scale"] for m in singan if m["mode"] == "inject"}) == 2
     assert {m["noise"] for m in singan} == {True, False}
+    assert {str(m["sr_factor"]) for m in singan if m["mode"] == "sr"} == {"4", "full"}
+    assert sum(m["mode"] == "sample" for m in singan) == 1
     paper = next(m for m in singan if m["name"] == preset["paper"]["method"])
     assert (paper["reference"], paper["steps"], paper["mode"], paper["noise"]) == (
         "same",
@@ -129,6 +136,14 @@ def test_study_dry_run_shares_trainings_across_variants(tmp_path, preset):
             None,
         )
     assert all(m["deblur_noise"] is False for m in metas["singan_nb1_k1_nonoise"])
+    for meta in metas["singan_same_sr4"]:  # 320x180 frames, 64-px model size: 64x36 x 4
+        assert (meta["deblur_mode"], meta["sr_factor"], meta["deblur_passes"]) == ("sr", "4", 6)
+        assert (meta["deblur_out_width"], meta["deblur_out_height"]) == (256, 144)
+    for meta in metas["singan_same_srfull"]:
+        assert (meta["deblur_out_width"], meta["deblur_out_height"]) == (320, 180)
+    for meta in metas["singan_same_sample"]:  # every scale of the pyramid, at the model size
+        assert meta["deblur_mode"] == "sample" and meta["deblur_passes"] >= 2
+        assert (meta["deblur_out_width"], meta["deblur_out_height"]) == (64, 36)
     assert all(json.loads(m["baseline_params"])["num_iter"] == 10 for m in metas["richardson_lucy"])
     assert all(json.loads(m["baseline_params"])["kernel_size"] == 31 for m in metas["tv_blind"])
 

@@ -58,9 +58,9 @@ def test_paper_preset_dry_run_has_100_trainings(tmp_path):
         f"dataset={{root: {root}}}",
     )
     counts = job_counts(proc.stdout)
-    assert counts["train_singan"] == 100
-    assert counts["deblur_singan"] == 100
-    assert counts["evaluate"] == 200
+    assert counts["train_singan"] == 100  # shared by the paper's setting and the other readings
+    assert counts["deblur_singan"] == 100 * 4  # g0 k=1, sr x4, sr full, sample
+    assert counts["evaluate"] == 100 * 5
     assert "synthesize_dataset" not in counts
 
 
@@ -68,7 +68,11 @@ def test_paper_preset_uses_reference_singan_defaults():
     preset = yaml.safe_load((REPO / "workflow/presets/paper.yaml").read_text())
     assert load_config(preset["singan"]) == SinGANConfig()
     assert preset["sample"]["n"] == 100
-    assert [m["reference"] for m in preset["methods"] if m["kind"] == "singan"] == ["same"]
+    singan = [m for m in preset["methods"] if m["kind"] == "singan"]
+    assert {m["reference"] for m in singan} == {"same"}
+    paper = next(m for m in singan if m["name"] == "singan")  # paper.method of config.yaml
+    assert (paper["mode"], paper["steps"], paper["noise"]) == ("g0", 1, True)
+    assert [m.get("mode") for m in singan] == ["g0", "sr", "sr", "sample"]
 
 
 @pytest.mark.parametrize(

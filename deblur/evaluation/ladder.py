@@ -22,11 +22,24 @@ from deblur.evaluation.tables import load_model_info
 # metrics columns that identify a cell's row (recorded from model.json / evaluate)
 CELL_COLUMNS = ("max_size", "min_size", "num_scales", "niter", "precision")
 SINGAN_PATTERN = r"singan_s\d+_n\d+_k\d+"
+# the other inference readings a cell can run beside g0 (docs/inference-readings.md): name
+# suffix -> the method's deblurring settings
+READINGS: dict[str, dict[str, object]] = {
+    "sr4": dict(mode="sr", sr_factor=4, sr_step="reference"),
+    "srfull": dict(mode="sr", sr_factor="full", sr_step="reference"),
+    "sample": dict(mode="sample"),
+}
+READING_PATTERN = rf"singan_s\d+_n\d+_({'|'.join(READINGS)})"
 
 
 def singan_name(max_size: int, niter: int, steps: int) -> str:
     """Method name of the paper's setting with k = ``steps`` on the cell (max_size, niter)."""
     return f"singan_s{max_size}_n{niter}_k{steps}"
+
+
+def reading_name(max_size: int, niter: int, reading: str) -> str:
+    """Method name of inference reading ``reading`` (a :data:`READINGS` key) on a cell."""
+    return f"singan_s{max_size}_n{niter}_{reading}"
 
 
 def baseline_name(name: str, max_size: int) -> str:
@@ -38,6 +51,7 @@ def ladder_methods(
     cells: Iterable[Sequence[int]],
     steps: Iterable[int],
     baselines: Iterable[Mapping[str, object]],
+    readings: Iterable[str] = (),
 ) -> list[dict[str, object]]:
     """Method entries (config ``methods`` items) of the ladder.
 
@@ -50,12 +64,21 @@ def ladder_methods(
     baselines : iterable of mappings
         Baseline method entries (``name``, ``kind``, optional ``params``); each is repeated once
         per distinct max_size with that model resolution.
+    readings : iterable of str
+        Other inference readings (:data:`READINGS` keys: ``sr4``, ``srfull``, ``sample``) run
+        on every cell after its k values, sharing its pyramids.
 
     Returns
     -------
     list of dict
-        Baselines first (by size), then SinGAN methods by cell and k.
+        Baselines first (by size), then SinGAN methods by cell: each k, then each reading.
     """
+    readings = list(readings)
+    unknown = [r for r in readings if r not in READINGS]
+    if unknown or len(set(readings)) != len(readings):
+        raise ValueError(
+            f"ladder.readings: use each of {', '.join(READINGS)} at most once, got {readings}"
+        )
     cells = [tuple(int(v) for v in c) for c in cells]
     for cell in cells:
         if len(cell) != 2:
@@ -83,6 +106,17 @@ def ladder_methods(
                     singan={"max_size": size, "niter": niter},
                 )
             )
+        for reading in readings:
+            methods.append(
+                dict(
+                    name=reading_name(size, niter, reading),
+                    kind="singan",
+                    reference="same",
+                    noise=True,
+                    singan={"max_size": size, "niter": niter},
+                    **READINGS[reading],
+                )
+            )
     return methods
 
 
@@ -108,7 +142,9 @@ def ladder_table(metrics: pd.DataFrame, baseline: str = "identity") -> pd.DataFr
     missing = [c for c in ("method", "resolution", "pair_id", "psnr", "ssim") if c not in metrics]
     if missing:
         raise ValueError(f"metrics lacks the columns {', '.join(missing)}")
-    singan = metrics[metrics["method"].str.fullmatch(SINGAN_PATTERN).fillna(False)]
+    names = metrics["method"]
+    ours = names.str.fullmatch(SINGAN_PATTERN) | names.str.fullmatch(READING_PATTERN)
+    singan = metrics[ours.fillna(False)]
     rows = []
     keys = ["dataset", "method", "resolution"]
     for (dataset, method, resolution), own in singan.groupby(keys, sort=True):
@@ -126,7 +162,10 @@ def ladder_table(metrics: pd.DataFrame, baseline: str = "identity") -> pd.DataFr
         row.update(
             dataset=dataset,
             method=method,
-            steps=int(own["deblur_steps"].iloc[0]),
+            steps=None
+            if pd.isna(own["deblur_steps"].iloc[0])
+            else int(own["deblur_steps"].iloc[0]),
+            reading=_reading_text(own.iloc[0]),
             resolution=resolution,
             pairs=len(own),
             psnr=float(own["psnr"].mean()),
@@ -148,6 +187,18 @@ def ladder_table(metrics: pd.DataFrame, baseline: str = "identity") -> pd.DataFr
     table["_r"] = table["resolution"].map({r: i for i, r in enumerate(RESOLUTIONS)})
     order = ["dataset", "_r", "max_size", "niter", "steps"]
     return table.sort_values(order).drop(columns="_r").reset_index(drop=True)
+
+
+def _reading_text(row: pd.Series) -> str:
+    """``k=2``, ``sr x4``, ``sr full`` or ``sample`` (the ladder table's k column)."""
+    mode = row.get("deblur_mode")
+    mode = None if pd.isna(mode) else str(mode)
+    if mode == "sr":
+        factor = str(row.get("sr_factor"))
+        return "sr full" if factor == "full" else f"sr x{factor}"
+    if mode == "sample":
+        return "sample"
+    return f"k={int(row['deblur_steps'])}"
 
 
 def per_pair(metrics: pd.DataFrame, baseline: str = "identity") -> pd.DataFrame:
@@ -257,13 +308,22 @@ def ladder_markdown(
         lines += [f"## {dataset}, {resolution} resolution", "", header, "|" + "---|" * 14]
         for r in group.itertuples():
             lines.append(
-                f"| {r.max_size} | {r.num_scales} | {r.niter} | {r.steps} | {r.pairs} "
+                f"| {r.max_size} | {r.num_scales} | {r.niter} | {_k_text(r)} | {r.pairs} "
                 f"| {_fmt(r.psnr, 2)} | {_fmt(r.blurry_psnr, 2)} | {r.delta_psnr:+.2f} "
                 f"| {_fmt(r.ssim, 3)} | {_fmt(r.blurry_ssim, 3)} | {r.delta_ssim:+.3f} "
                 f"| {r.train_seconds_mean:.0f} | {r.precision} | {r.config_hash} |"
             )
         lines.append("")
     return "\n".join(lines)
+
+
+def _k_text(row) -> str:
+    """The k column: k for the paper's setting, the reading's name for the others (tables
+    written before the readings have no ``reading`` column)."""
+    reading = getattr(row, "reading", None)
+    if isinstance(reading, str) and not reading.startswith("k="):
+        return reading
+    return str(int(row.steps))
 
 
 def _cell_provenance(table: pd.DataFrame) -> list[str]:

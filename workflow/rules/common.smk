@@ -25,6 +25,7 @@ from deblur.selfdeblur.params import check_params as check_selfdeblur_params
 from deblur.selfdeblur.params import make_config as selfdeblur_config
 from deblur.singan.config import load_config
 from deblur.singan.pyramid import pyramid_sizes
+from deblur.singan.readings import check_output_size, parse_sr_factor, plan_reading
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -58,6 +59,7 @@ if config["ladder"]["cells"]:
             config["ladder"]["cells"],
             config["ladder"]["steps"],
             config["ladder"]["baselines"],
+            config["ladder"]["readings"],
         )
     except ValueError as exc:
         raise WorkflowError(f"configuration error: {exc}")
@@ -131,6 +133,17 @@ for _m in config["methods"]:
             f"the one below it; use 1..N-1 (from the coarsest) or -1..-(N-1) (from the finest, "
             f"-2 = the second finest)"
         )
+    # the readings that need a pyramid, and sr's factor: one-line errors, not schema dumps
+    if _m["mode"] in ("sr", "sample") and _m["kind"] != "singan":
+        _fail(
+            f"methods: {_m['name']!r} has mode {_m['mode']}, a SinGAN reading, but kind "
+            f"{_m['kind']} has no pyramid; use kind singan or drop the mode"
+        )
+    if _m["kind"] == "singan" and _m["mode"] == "sr":
+        try:
+            parse_sr_factor(_m["sr_factor"])
+        except ValueError as exc:
+            _fail(f"methods: {_m['name']!r}: {exc}")
     METHODS[_m["name"]] = _m
     # the method's own SinGAN settings over the global ones (the pyramid-size ladder)
     SETTINGS_OF[_m["name"]] = {**config["singan"], **_m["singan"]}
@@ -334,6 +347,58 @@ if config["paper"]["method"] in SKIPPED:
         f"{SKIPPED[config['paper']['method']]}"
     )
 # singan method -> model key; key -> the settings its pyramids train with
+
+
+def _frame_size(pair_id):
+    """(h, w) of a pair's blurry frame (the planned synthetic size or the image header)."""
+    if DATASET["kind"] == "synthetic":
+        width, height = synthetic.parse_size(DATASET["synthetic"]["size"])
+    else:
+        width, height = gopro.image_size(PAIRS[pair_id].blurry)
+    return height, width
+
+
+def reading_plan(method, pair_id):
+    """The ReadingPlan (passes, per-pass factor, output size) of singan ``method`` on a pair,
+    from the sizes of the pyramid it uses (read from image headers; nothing is trained).
+    """
+    m = METHODS[method]
+    sharp = SHARP_BY_ID[REFERENCES[method][pair_id].reference_id]
+    if DATASET["kind"] == "synthetic":
+        width, height = synthetic.parse_size(DATASET["synthetic"]["size"])
+    else:
+        width, height = gopro.image_size(sharp)
+    sizes, r = pyramid_sizes(height, width, SINGAN_OF[method], name=str(sharp))
+    return plan_reading(
+        m["mode"],
+        sizes,
+        r,
+        steps=m["steps"],
+        inject_scale=m["inject_scale"],
+        sr_factor=parse_sr_factor(m["sr_factor"]),
+        sr_step=m["sr_step"],
+        frame_size=_frame_size(pair_id),
+    )
+
+
+def _check_sr_outputs():
+    """An sr method's planned output must fit inference.max_output_pixels on every pair."""
+    limit = config["inference"]["max_output_pixels"]
+    for name in SINGAN_METHODS:
+        if METHODS[name]["mode"] != "sr":
+            continue
+        for pair_id in PAIR_IDS:
+            try:
+                check_output_size(reading_plan(name, pair_id), limit)
+            except DeblurError:
+                continue  # a frame too small for any pyramid: its training job says so
+            except ValueError as exc:
+                _fail(
+                    f"methods: {name!r} on pair {pair_id}: {exc} (inference.max_output_pixels)"
+                )
+
+
+_check_sr_outputs()
 MODEL_KEY_OF = {n: model_key(SINGAN_OF[n]) for n in SINGAN_METHODS}
 SETTINGS_BY_KEY = {MODEL_KEY_OF[n]: SETTINGS_OF[n] for n in SINGAN_METHODS}
 # one pyramid per (settings, reference image), shared by every method that needs it
@@ -432,6 +497,11 @@ def get_deblur_flags(wildcards):
         flags.append(f"--inject-scale {m['inject_scale']}")
     if not m["noise"]:
         flags.append("--no-noise")
+    if m["mode"] == "sr":  # only here, so the other modes' commands are as before
+        flags.append(
+            f"--sr-factor {shlex.quote(str(m['sr_factor']))} --sr-step {m['sr_step']}"
+        )
+        flags.append(f"--max-output-pixels {config['inference']['max_output_pixels']}")
     return " ".join(flags)
 
 
@@ -566,6 +636,12 @@ def get_eval_meta(wildcards):
             deblur_noise=m["noise"],
             deblur_seed=config["inference"]["seed"],
         )
+        if m["mode"] in ("sr", "sample"):
+            # passes, per-pass factor, output size (only here: other rows' params unchanged)
+            try:
+                meta.update(reading_plan(m["name"], p.pair_id).columns())
+            except DeblurError:
+                pass  # a frame too small for any pyramid: its training job says so
     elif m["kind"] == "selfdeblur":
         # its settings as run (max_size resolved); every field also arrives from its info JSON
         params = selfdeblur_params(m["name"])
