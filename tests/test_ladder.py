@@ -242,14 +242,16 @@ def test_methods_with_own_singan_settings_train_their_own_pyramids(tmp_path):
 def test_ladder_config_expands_cells_into_methods(tmp_path):
     proc = _dry_run(
         tmp_path,
-        "ladder={cells: [[32, 3], [40, 4]], steps: [1, 3],"
+        "ladder={cells: [[32, 3], [40, 4]], steps: [1, 3], readings: [sr4, sample],"
         " baselines: [{name: identity, kind: identity}]}",
         "paper={method: singan_s32_n3_k1}",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for name in ("singan_s40_n4_k1", "identity_s32", "identity_s40"):
+    for name in ("singan_s40_n4_k1", "identity_s32", "identity_s40", "singan_s32_n3_sr4"):
         assert f"results/metrics/{name}/" in proc.stdout
     assert "--max-size 32" in proc.stdout and "--max-size 40" in proc.stdout
+    assert "results/metrics/singan_s40_n4_sample/" in proc.stdout
+    assert "--mode sr --sr-factor 4 --sr-step reference" in proc.stdout
 
 
 @pytest.mark.parametrize(
