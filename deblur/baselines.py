@@ -442,8 +442,13 @@ def _convert(raw: str, annotation: object, what: str) -> object:
         if text.startswith("int"):
             return int(raw)
         if text.startswith("float"):
-            return float(raw)
-    except ValueError:
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError(f"{what} must be a finite number, got {raw!r}")
+            return value
+    except ValueError as exc:
+        if "finite" in str(exc):
+            raise
         kind = "an integer" if text.startswith("int") else "a number"
         raise ValueError(f"{what} must be {kind}, got {raw!r}") from None
     return raw

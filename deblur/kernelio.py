@@ -53,6 +53,10 @@ def read_kernel(path: str | os.PathLike) -> np.ndarray:
             im.load()
             wide = im.mode.startswith("I") or im.mode == "F"  # 16/32-bit or float gray
             arr = np.asarray(im if wide else im.convert("L"), dtype=np.float64)
+    except Image.DecompressionBombError:
+        from deblur.data.imageio import too_large
+
+        raise too_large(path) from None
     except (FileNotFoundError, OSError, ValueError) as exc:
         raise DeblurError(f"cannot read kernel {path}: {exc}") from None
     try:

@@ -206,7 +206,7 @@ def test_evaluate_cli_rows_schema_and_provenance(tmp_path, capsys):
     assert "model.json is missing" in capsys.readouterr().err
     write_model_json(tmp_path / "half", train_seconds=None)
     assert run_cli(*args, "--model", tmp_path / "half") == 2
-    assert "unfinished model" in capsys.readouterr().err
+    assert "unfinished or damaged model" in capsys.readouterr().err
     assert run_cli(*args, "--meta", '{"psnr": 3}') == 2
     assert "computed by evaluate" in capsys.readouterr().err
     assert run_cli(*args, "--meta", "{bad json") == 2

@@ -151,6 +151,13 @@ def test_cost_tables_from_real_format_benchmarks(tmp_path, caplog):
     assert "absent" in caplog.text
 
 
+def model_record(**overrides) -> dict:
+    """A model.json as training writes it (the keys its reader requires)."""
+    info = dict(config={}, config_hash="c0ffee", seed=0, device="cpu", torch_version="2.13.0",
+                train_seconds=1.0, num_scales=1, sizes=[[24, 32]], scale_factor=0.75)  # fmt: skip
+    return info | overrides
+
+
 def test_cost_counts_the_given_jobs_and_the_whole_training(tmp_path, caplog):
     bench = tmp_path / "benchmarks"
     jobs = {"cfg1/A-000001": 20.0, "cfg1/B-000001": 8.0}  # job -> model.json train_seconds
@@ -164,7 +171,7 @@ def test_cost_counts_the_given_jobs_and_the_whole_training(tmp_path, caplog):
             files.append(path)
         model = tmp_path / "models" / job / "model.json"
         model.parent.mkdir(parents=True)
-        model.write_text(json.dumps({"train_seconds": seconds}))
+        model.write_text(json.dumps(model_record(train_seconds=seconds)))
     other = bench / "train_singan" / "cfg2" / "A-000001.tsv"  # another run's settings
     other.parent.mkdir(parents=True)
     other.write_text(BENCHMARK_TSV)

@@ -86,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deblur.atomic import write_text
+    from deblur.atomic import write_set
     from deblur.commands.report_options import report_options
     from deblur.data.sampling import read_sample_tsv, sample_table
     from deblur.errors import DeblurError
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from deblur.evaluation.paper_table import paper_table
     from deblur.evaluation.settings import ReportSettings
     from deblur.evaluation.statistics import paired_differences, summarize
-    from deblur.evaluation.tables import check_against_sheet, load_metrics, write_parquet
+    from deblur.evaluation.tables import check_against_sheet, load_metrics, parquet_bytes
     from deblur.outputs import AGGREGATE_TABLES
 
     try:
@@ -109,12 +109,12 @@ def run(args: argparse.Namespace) -> int:
     paired = paired_differences(metrics, settings)
     cost, cost_by_rule = read_benchmarks(args.benchmarks, args.benchmark_root, args.models)
     out = {key: args.out_dir / name for key, name in AGGREGATE_TABLES.items()}
-    write_parquet(metrics, out["metrics"])
-    write_parquet(summary, out["summary"])
-    write_parquet(paired, out["paired"])
-    write_parquet(cost, out["cost"])
-    write_parquet(cost_by_rule, out["cost_by_rule"])
-    write_text(out["paper"], paper_table(summary, paired, cost_by_rule, settings))
+    paper = paper_table(summary, paired, cost_by_rule, settings)
+    frames = dict(metrics=metrics, summary=summary, paired=paired, cost=cost,
+                  cost_by_rule=cost_by_rule)  # fmt: skip
+    # one set: every table written in full before any replaces the previous run's
+    contents = {key: parquet_bytes(df) for key, df in frames.items()} | {"paper": paper.encode()}
+    write_set({out[key]: data for key, data in contents.items()})
     for row in summary.itertuples():
         log.info(
             "%s @ %s: n=%d PSNR %.2f [%.2f, %.2f] SSIM %.3f [%.3f, %.3f]",

@@ -72,9 +72,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def params_text(params) -> str:
+    """A baseline's parameters as ``key=value, ...`` for a message (``no parameters``)."""
+    from deblur.baselines import params_dict
+
+    text = ", ".join(f"{k}={v}" for k, v in params_dict(params).items())
+    return f"parameters {text}" if text else "no parameters"
+
+
 def run(args: argparse.Namespace) -> int:
-    from deblur.atomic import check_output_file, write_text
-    from deblur.baselines import KERNEL_KINDS, ORACLE_KINDS, parse_params, run_baseline
+    import numpy as np
+
+    from deblur.atomic import check_distinct_outputs, check_output_file, write_text
+    from deblur.baselines import (
+        KERNEL_KINDS,
+        ORACLE_KINDS,
+        parse_params,
+        run_baseline,
+    )
     from deblur.data.imageio import read_rgb, write_png
     from deblur.errors import DeblurError
     from deblur.kernelio import kernel_path_for, read_kernel, write_kernel
@@ -95,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
         true_kernel = read_kernel(args.kernel)
     elif args.kernel is not None:
         raise DeblurError(f"--kernel: {args.kind} is blind and takes no kernel; drop the option")
-    for out in (args.out, args.info, kernel_out):
+    outputs = {"--out": args.out, "--info": args.info, "--kernel-out": kernel_out}
+    check_distinct_outputs(outputs)
+    for out in outputs.values():
         if out is not None:
             check_output_file(out)
     image = read_rgb(args.image)
@@ -103,14 +120,22 @@ def run(args: argparse.Namespace) -> int:
         out, info, kernel = run_baseline(
             args.kind, image, params, with_kernel=True, kernel=true_kernel
         )
-    except ValueError as exc:
-        raise DeblurError(f"{args.kind} failed on {args.image}: {exc}") from None
+    except (ValueError, OverflowError, FloatingPointError) as exc:  # extreme parameters
+        raise DeblurError(
+            f"{args.kind} failed on {args.image} with {params_text(params)}: {exc}; change "
+            "the parameters"
+        ) from None
+    if not np.isfinite(out).all():
+        raise DeblurError(
+            f"{args.kind} produced NaN or inf on {args.image} with {params_text(params)}; "
+            "change the parameters"
+        )
     if kernel_out is not None:
         write_kernel(kernel_out, kernel)
         info["kernel_path"] = str(kernel_out)
+        log.info("wrote %s", kernel_out)
     if args.kernel is not None:
         info["true_kernel_path"] = str(args.kernel)
-        log.info("wrote %s", kernel_out)
     write_png(args.out, out)
     log.info("%s: %s", args.kind, ", ".join(f"{k}={v}" for k, v in info.items()))
     if args.info is not None:

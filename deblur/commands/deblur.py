@@ -22,6 +22,7 @@ Examples:
 from __future__ import annotations
 
 from deblur import gpu_slots
+from deblur.commands.seeds import seed_arg
 from deblur.singan.readings import (
     DEFAULT_MAX_OUTPUT_PIXELS,
     DEFAULT_SR_FACTOR,
@@ -78,7 +79,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--no-noise", action="store_true", help="zero noise instead of each generator's noise"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the noise (default: 0)")
+    parser.add_argument("--seed", type=seed_arg, default=0, help="seed of the noise (default: 0)")
     parser.add_argument(
         "--device", default="auto", metavar="DEVICE",
         help="auto | cpu | cuda | cuda:N; auto = CUDA if available (default: auto)",
@@ -87,6 +88,21 @@ def add_arguments(parser):
         "--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)"
     )
     gpu_slots.add_arguments(parser)
+
+
+def check_not_tiny(image_hw, coarsest_hw, args) -> None:
+    """Refuse an image smaller than the model's coarsest scale: its aspect ratio is not
+    known to within rounding (a 3x3 image passes any aspect check) and upscaling it to the
+    model's size would invent the picture."""
+    from deblur.errors import DeblurError
+
+    (h, w), (ch, cw) = image_hw, coarsest_hw
+    if min(h, w) < min(ch, cw):
+        raise DeblurError(
+            f"{args.image} is {w}x{h}, smaller than model {args.model}'s coarsest scale "
+            f"({cw}x{ch}): too small to deblur, its aspect ratio unknown; use the full-size "
+            "blurry image"
+        )
 
 
 def check_aspect(image_hw, model_hw, args) -> None:
@@ -107,7 +123,9 @@ def run(args):
     import json
     import logging
 
-    from deblur.atomic import check_output_file, write_text
+    import numpy as np
+
+    from deblur.atomic import check_distinct_outputs, check_output_file, write_text
     from deblur.data.imageio import read_rgb, write_png
     from deblur.errors import DeblurError
     from deblur.singan.checkpoint import load_model
@@ -115,6 +133,7 @@ def run(args):
     from deblur.singan.generate import deblur_image
     from deblur.singan.readings import check_output_size, parse_sr_factor, plan_reading
 
+    check_distinct_outputs({"--out": args.out, "--info": args.info or None})
     check_output_file(args.out)
     if args.info:
         check_output_file(args.info)
@@ -134,6 +153,7 @@ def run(args):
     blurry = None
     if args.mode != "sample":  # a sample never reads the image
         blurry = read_rgb(args.image)
+        check_not_tiny(blurry.shape[:2], model.sizes[0], args)
         check_aspect(blurry.shape[:2], model.sizes[-1], args)
     try:
         plan = plan_reading(
@@ -150,6 +170,11 @@ def run(args):
         )  # fmt: skip
     except ValueError as exc:  # bad --steps / --inject-scale / an output above the limit
         raise DeblurError(f"{exc}; see --help") from None
+    if not np.isfinite(out).all():  # finite weights (checked when loading) can still overflow
+        raise DeblurError(
+            f"model {args.model} produced NaN or inf deblurring {args.image}; check the image "
+            "and retrain the model"
+        )
     write_png(args.out, out)
     if args.info:
         info = dict(

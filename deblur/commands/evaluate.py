@@ -121,7 +121,13 @@ def read_meta(values: list[str]) -> dict:
                     f"--meta {value!r} is neither a JSON object nor an existing file; pass "
                     """e.g. '{"method": "singan"}'"""
                 )
-            text, where = path.read_text(), str(path)
+            where = str(path)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise DeblurError(
+                    f"cannot read --meta file {path}: {exc}; pass a UTF-8 JSON file"
+                ) from None
         try:
             meta = json.loads(text)
         except ValueError as exc:
@@ -140,11 +146,11 @@ def run(args: argparse.Namespace) -> int:
     from deblur.evaluation.scoring import metrics_rows
     from deblur.evaluation.tables import (
         MODEL_FILLED,
-        load_model_info,
         metrics_frame,
         model_columns,
         write_parquet,
     )
+    from deblur.singan.modelfile import read_model_json
 
     check_output_file(args.out)
     meta = read_meta(args.meta)
@@ -153,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_size < 1:
         raise DeblurError(f"--max-size must be a positive integer, got {args.max_size}")
     if args.model is not None:
-        info = load_model_info(args.model)
+        info = read_model_json(args.model)
         for key, value in model_columns(info).items():
             if key in meta and meta[key] != value:
                 log.warning(

@@ -84,9 +84,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import io
+
     import pandas as pd
 
-    from deblur.atomic import atomic_path, check_output_dir
+    from deblur.atomic import check_output_dir, write_set
     from deblur.errors import DeblurError
     from deblur.evaluation.ladder import (
         ladder_markdown,
@@ -95,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         scale_times,
         scale_times_markdown,
     )
-    from deblur.evaluation.tables import read_parquet, write_parquet
+    from deblur.evaluation.tables import parquet_bytes, read_parquet
     from deblur.figures.ladder import plot_ladder
 
     check_output_dir(args.out_dir)
@@ -132,19 +134,22 @@ def run(args: argparse.Namespace) -> int:
         raise DeblurError(f"--models: {exc}") from None
     if args.previous is not None:
         table, pairs, times = _with_previous(args.previous, table, pairs, times)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    write_parquet(table, args.out_dir / "ladder.parquet")
-    write_parquet(pairs, args.out_dir / "ladder_pairs.parquet")
     text = ladder_markdown(table, provenance, args.reported_psnr, args.reported_ssim)
+    contents = {
+        "ladder.parquet": parquet_bytes(table),
+        "ladder_pairs.parquet": parquet_bytes(pairs),
+    }
     if times is not None:
-        write_parquet(times, args.out_dir / "ladder_scales.parquet")
+        contents["ladder_scales.parquet"] = parquet_bytes(times)
         text += "\n" + scale_times_markdown(times)
-    with atomic_path(args.out_dir / "ladder.md") as tmp:
-        tmp.write_text(text)
+    contents["ladder.md"] = text.encode()
     reported = {"psnr": args.reported_psnr, "ssim": args.reported_ssim}
     fig = plot_ladder(metrics, reported, table=table, pairs=pairs)
-    with atomic_path(args.out_dir / "ladder.png") as tmp:
-        fig.savefig(tmp, dpi=args.dpi, format="png", metadata={"Software": None})
+    figure = io.BytesIO()
+    fig.savefig(figure, dpi=args.dpi, format="png", metadata={"Software": None})
+    contents["ladder.png"] = figure.getvalue()
+    # one set: every file written in full before any replaces the previous run's
+    write_set({args.out_dir / name: data for name, data in contents.items()})
     log.info(
         "wrote ladder.parquet, ladder.md, ladder.png (%d rows) to %s", len(table), args.out_dir
     )

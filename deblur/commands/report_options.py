@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 
+from deblur.commands.seeds import seed_arg
+
 
 def add_report_options(
     parser: argparse.ArgumentParser,
@@ -40,7 +42,7 @@ def add_report_options(
         help="bootstrap resamples (default: %(default)s)",
     )
     parser.add_argument(
-        "--seed", type=int, default=defaults.seed, help="bootstrap seed (default: %(default)s)"
+        "--seed", type=seed_arg, default=defaults.seed, help="bootstrap seed (default: %(default)s)"
     )
     parser.add_argument(
         "--ci-method",

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 
+from deblur.commands.seeds import seed_arg
+
 HELP = "seeded sample of blurry/sharp pairs from a GoPro tree -> pairs.tsv"
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,7 @@ def add_arguments(parser):
         "--n", type=int, default=100, metavar="N",
         help="number of pairs to draw without replacement (default: 100, as in the paper)",
     )  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    parser.add_argument("--seed", type=seed_arg, default=0, help="sampling seed (default: 0)")
     parser.add_argument(
         "--strategy", default="uniform", choices=("uniform", "stratified"),
         help="uniform: any N pairs (the paper's 'randomly chosen'); stratified: an equal share "

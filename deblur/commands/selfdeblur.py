@@ -24,6 +24,7 @@ import argparse
 from pathlib import Path
 
 from deblur import gpu_slots
+from deblur.commands.seeds import seed_arg
 
 HELP = "SelfDeblur: training-free blind deblurring with two deep-prior generators"
 
@@ -54,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="any other setting, JSON value (e.g. lr_image=0.005, milestones=[1000,1500]); "
         "repeatable; the flags above win",
     )  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    parser.add_argument("--seed", type=seed_arg, default=0, help="seed (default: 0)")
     parser.add_argument(
         "--device", default="auto", metavar="DEVICE",
         help="auto | cpu | cuda | cuda:N; auto = CUDA if available (default: auto)",
@@ -69,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--checkpoint", type=Path, metavar="FILE",
-        help=f"resume file, deleted when done (default: the output with suffix "
+        help=f"resume file, deleted once the outputs are written (default: the output with suffix "
         f"{CHECKPOINT_SUFFIX})",
     )  # fmt: skip
     parser.add_argument(
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import logging
 
-    from deblur.atomic import check_output_file, write_text
+    from deblur.atomic import check_distinct_outputs, check_output_file, write_text
     from deblur.data.imageio import read_rgb, write_png
     from deblur.errors import DeblurError
     from deblur.kernelio import kernel_path_for, write_kernel
@@ -117,7 +118,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = build_config(args)
     kernel_out = args.kernel_out or kernel_path_for(args.out)
     checkpoint = args.checkpoint or args.out.with_suffix(CHECKPOINT_SUFFIX)
-    for out in (args.out, kernel_out, checkpoint, args.info):
+    outputs = {"--out": args.out, "--kernel-out": kernel_out, "--checkpoint": checkpoint,
+               "--info": args.info}  # fmt: skip
+    check_distinct_outputs(outputs)
+    for out in outputs.values():
         if out is not None:
             check_output_file(out)
     gpu_slots.claim_from_args(args, label=f"selfdeblur --out {args.out}")  # before CUDA
@@ -136,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     info = dict(result.info, **gpu_slots.device_record(device, prefix="selfdeblur_"))
     if args.info is not None:
         write_text(args.info, json.dumps(info, sort_keys=True, indent=1) + "\n")
+    checkpoint.unlink(missing_ok=True)  # only now: the outputs are written
     log.info(
         "%s -> %s (%dx%d, kernel %d, data MSE %.5f -> %.5f, %.3f s/iter)", args.image,
         args.out, result.image.shape[1], result.image.shape[0], result.kernel.shape[0],

@@ -77,7 +77,7 @@ def _read_skipped(text: str) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deblur.atomic import write_text
+    from deblur.atomic import write_set
     from deblur.commands.report_options import highlight_options, report_options
     from deblur.errors import DeblurError
     from deblur.evaluation.study import (
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         rank_variants,
     )
     from deblur.evaluation.study_text import ablation_markdown
-    from deblur.evaluation.tables import load_metrics, write_parquet
+    from deblur.evaluation.tables import load_metrics, parquet_bytes
     from deblur.outputs import STUDY_TABLES
 
     try:
@@ -114,14 +114,14 @@ def run(args: argparse.Namespace) -> int:
     sequences = by_sequence(ablation, settings)
     highlight = highlight_methods(metrics, settings)
     out = {key: args.out_dir / name for key, name in STUDY_TABLES.items()}
-    write_parquet(ablation, out["ablation"])
-    write_parquet(ranking, out["summary"])
-    write_parquet(contrast_table, out["contrasts"])
-    write_parquet(sequences, out["by_sequence"])
     text = ablation_markdown(
         ranking, contrast_table, sequences, metrics, settings, skipped, highlight
     )
-    write_text(out["markdown"], text)
+    frames = dict(ablation=ablation, summary=ranking, contrasts=contrast_table,
+                  by_sequence=sequences)  # fmt: skip
+    # one set: every table written in full before any replaces the previous run's
+    contents = {key: parquet_bytes(df) for key, df in frames.items()} | {"markdown": text.encode()}
+    write_set({out[key]: data for key, data in contents.items()})
     top = ranking[ranking["resolution"] == settings.resolution].head(5)
     for row in top.itertuples():
         log.info(

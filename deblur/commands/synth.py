@@ -25,6 +25,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from deblur.commands.seeds import seed_arg
+
 HELP = "write the embedded synthetic GoPro-like dataset"
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,7 @@ def add_arguments(parser):
         "--size", default=f"{d.size[0]}x{d.size[1]}", metavar="WxH",
         help=f"frame size (default: {d.size[0]}x{d.size[1]})",
     )  # fmt: skip
-    parser.add_argument("--seed", type=int, default=d.seed, help=f"seed (default: {d.seed})")
+    parser.add_argument("--seed", type=seed_arg, default=d.seed, help=f"seed (default: {d.seed})")
     parser.add_argument(
         "--split", default=d.split, help=f"split folder to write (default: {d.split})"
     )

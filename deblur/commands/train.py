@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 
 from deblur import gpu_slots
+from deblur.commands.seeds import seed_arg
 
 HELP = "train a SinGAN pyramid on one sharp image (resumes after a kill)"
 
@@ -44,7 +45,7 @@ def add_arguments(parser):
         "--device", default="auto", metavar="DEVICE",
         help="auto | cpu | cuda | cuda:N; auto = CUDA if available (default: auto)",
     )  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=seed_arg, default=0, help="random seed (default: 0)")
     parser.add_argument(
         "--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)"
     )

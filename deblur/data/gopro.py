@@ -32,7 +32,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from deblur.data.imageio import is_image_file
+from deblur.data.imageio import is_image_file, too_large
 from deblur.data.pairs import Pair, make_pair
 from deblur.data.sampling import assign_references, draw_sample, sample_pairs
 from deblur.errors import DeblurError
@@ -222,6 +222,8 @@ def image_size(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as im:
             return im.size
+    except Image.DecompressionBombError:
+        raise too_large(path) from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise DeblurError(
             f"cannot read image {path}: {exc}; replace the file with a valid PNG/JPEG"

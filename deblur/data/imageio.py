@@ -47,7 +47,8 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """Read an image as a float32 array of shape (H, W, 3) with values in [0, 1].
 
     8-bit modes are converted by PIL's ``convert("RGB")`` (palette colours looked up, CMYK
-    and YCbCr converted, grayscale replicated, alpha dropped; each logged). Wider grayscale
+    and YCbCr converted, grayscale replicated, alpha dropped; each logged). A 16-bit colour
+    image is read at 8 bits per channel, as PIL decodes it, with a warning. Wider grayscale
     modes are replicated to RGB after scaling: 16-bit (``I;16*``) and 32-bit integer (``I``,
     which PIL uses for 16-bit data) are divided by 65535, and ``I`` values outside
     [0, 65535] are refused; float (``F``) is used as is and refused if any value is NaN or
@@ -64,13 +65,46 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
         raise DeblurError(f"image not found: {path}; check the path (and dataset.root)")
     try:
         with Image.open(path) as im:
+            _warn_reduced_depth(im, path)
             im.load()
             img = _to_rgb(im, path)
+    except Image.DecompressionBombError:
+        raise too_large(path) from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise DeblurError(
             f"cannot read image {path}: {exc}; replace the file with a valid PNG/JPEG"
         ) from None
     return np.ascontiguousarray(img, dtype=np.float32)
+
+
+def too_large(path: str | os.PathLike) -> DeblurError:
+    """The one-line error for an image whose header claims more pixels than PIL decodes
+    (:class:`PIL.Image.DecompressionBombError`: over twice ``PIL.Image.MAX_IMAGE_PIXELS``)."""
+    limit = 2 * Image.MAX_IMAGE_PIXELS
+    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        with Image.open(path) as im:  # the header only
+            size = f"{im.size[0]}x{im.size[1]} = {im.size[0] * im.size[1]} pixels"
+    except Exception:  # the size is a detail of the message
+        size = "more pixels"
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+    return DeblurError(
+        f"cannot read image {path}: its header claims {size}, over the {limit} pixels PIL "
+        "decodes (a guard against decompression bombs); downscale the image"
+    )
+
+
+def _warn_reduced_depth(im: Image.Image, path: Path) -> None:
+    """Log that PIL reduces a 16-bit colour image (RGB, RGBA, LA) to 8 bits per channel (it has
+    no 16-bit colour mode; 16-bit grayscale is read at full depth). Call before ``load``."""
+    rawmode = im.tile[0][3] if im.tile and len(im.tile[0]) > 3 else None
+    if isinstance(rawmode, str) and ";16" in rawmode and im.mode not in _WIDE_MODES:
+        log.warning(
+            "%s is %s with 16 bits per channel (%s); PIL reads colour images at 8 bits, so "
+            "it is used at 8 bits per channel (save it as 8-bit, or as 16-bit grayscale, to "
+            "silence this)", path, im.mode, rawmode,
+        )  # fmt: skip
 
 
 def _to_rgb(im: Image.Image, path: Path) -> np.ndarray:

@@ -596,13 +596,57 @@ def synthesize(
 
 
 def _check_replaceable(out_dir: Path) -> None:
+    """Refuse an ``out_dir`` that is a file, or holds any file an earlier synth run did not
+    write (the tree is replaced as a whole, so such a file would be deleted)."""
     if out_dir.exists() and not out_dir.is_dir():
         raise DeblurError(f"{out_dir} exists and is not a folder; choose another --out")
-    if out_dir.is_dir() and not (out_dir / MANIFEST).is_file() and _holds_files(out_dir):
+    if not out_dir.is_dir():
+        return
+    if not (out_dir / MANIFEST).is_file():
+        if _holds_files(out_dir):
+            raise DeblurError(
+                f"refusing to overwrite {out_dir}: it holds files but no {MANIFEST} from an "
+                "earlier synth run; choose an empty or new --out folder"
+            )
+        return
+    foreign = _foreign_files(out_dir)
+    if foreign:
         raise DeblurError(
-            f"refusing to overwrite {out_dir}: it holds files but no {MANIFEST} from an earlier "
-            "synth run; choose an empty or new --out folder"
+            f"refusing to replace {out_dir}: it holds {len(foreign)} file(s) an earlier synth run "
+            f"did not write (first: {foreign[0]}), which replacing the dataset would delete; "
+            "move them out of the folder or choose another --out"
         )
+
+
+# a file synth writes: <split>/<sequence>/<folder>/NNNNNN.png
+_SYNTH_FILE = re.compile(r"(?P<split>[^/]+)/(?P<seq>[^/]+)/(?P<folder>[^/]+)/\d{6}\.png")
+
+
+def _foreign_files(out_dir: Path) -> list[Path]:
+    """Files under ``out_dir`` that the synth run its manifest describes did not write (any
+    file at all if the manifest cannot be read), sorted."""
+    try:
+        manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+        split = manifest["parameters"]["split"]
+        sequences = {s["name"] for s in manifest["sequences"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        split, sequences = None, set()
+    folders = {*BLUR_DIRS, "sharp", KERNEL_DIR}
+    foreign = []
+    for folder, _, files in os.walk(out_dir):
+        for name in files:
+            path = Path(folder) / name
+            rel = path.relative_to(out_dir).as_posix()
+            match = _SYNTH_FILE.fullmatch(rel)
+            ours = rel == MANIFEST or (
+                match is not None
+                and match["split"] == split
+                and match["seq"] in sequences
+                and match["folder"] in folders
+            )
+            if not ours:
+                foreign.append(path)
+    return sorted(foreign)
 
 
 def _holds_files(folder: Path) -> bool:

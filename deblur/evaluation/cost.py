@@ -106,16 +106,16 @@ def benchmark_files(
 
 def read_train_seconds(models: Iterable[str | os.PathLike]) -> dict[Path, float]:
     """Model directory -> ``train_seconds`` of its ``model.json`` (the whole training of the
-    pyramid, summed over its scales, across resumes). Unreadable files are skipped with a
-    warning."""
-    import json
+    pyramid, summed over its scales, across resumes). Files that
+    :func:`~deblur.singan.modelfile.read_model_json` refuses are skipped with a warning."""
+    from deblur.errors import DeblurError
+    from deblur.singan.modelfile import read_model_json
 
     seconds = {}
     for path in map(Path, models):
         try:
-            value = json.loads(path.read_text())["train_seconds"]
-            seconds[path.parent] = float(value)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            seconds[path.parent] = float(read_model_json(path.parent)["train_seconds"])
+        except DeblurError as exc:
             log.warning("skipping model %s: %s", path, exc)
     return seconds
 

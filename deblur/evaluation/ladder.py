@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from deblur.evaluation.settings import RESOLUTIONS
-from deblur.evaluation.tables import load_model_info
+from deblur.singan.modelfile import read_model_json
 
 # metrics columns that identify a cell's row (recorded from model.json / evaluate)
 CELL_COLUMNS = ("max_size", "min_size", "num_scales", "niter", "precision")
@@ -342,21 +342,40 @@ def _cell_provenance(table: pd.DataFrame) -> list[str]:
     return lines
 
 
+TRAIN_LOG_NUMBERS = ("scale", "height", "width", "channels", "niter", "seconds")
+
+
+def read_train_log(path: Path) -> pd.DataFrame:
+    """A model's ``train_log.tsv``; ValueError naming the file when it is missing or not the
+    table training writes (a column missing, a value not a number, ``niter`` not positive)."""
+    try:
+        log = pd.read_csv(path, sep="\t")
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+    missing = [c for c in TRAIN_LOG_NUMBERS if c not in log.columns]
+    if missing:
+        raise ValueError(f"{path} lacks the column(s) {', '.join(missing)}; retrain the model")
+    numbers = log[list(TRAIN_LOG_NUMBERS)].apply(pd.to_numeric, errors="coerce")
+    if log.empty or numbers.isna().any().any() or not (numbers["niter"] > 0).all():
+        raise ValueError(
+            f"{path} is damaged (an empty table, a value that is not a number or niter not "
+            "positive); retrain the model"
+        )
+    return numbers
+
+
 def scale_times(model_dirs: Iterable[str | os.PathLike]) -> pd.DataFrame:
     """Per pyramid and scale: size, channels and seconds per iteration, from each finished model
     directory's ``model.json`` and ``train_log.tsv``.
 
-    Raises ``DeblurError`` (from :func:`~deblur.evaluation.tables.load_model_info`) for a
+    Raises ``DeblurError`` (from :func:`~deblur.singan.modelfile.read_model_json`) for a
     directory without a finished ``model.json``, ``ValueError`` for an unreadable train log.
     """
     rows = []
     for model_dir in model_dirs:
         model_dir = Path(model_dir)
-        info = load_model_info(model_dir)
-        try:
-            log = pd.read_csv(model_dir / "train_log.tsv", sep="\t")
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{model_dir} is not a finished model directory: {exc}") from None
+        info = read_model_json(model_dir)
+        log = read_train_log(model_dir / "train_log.tsv")
         settings = info.get("config") or {}
         for r in log.itertuples():
             rows.append(

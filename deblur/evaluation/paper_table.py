@@ -133,7 +133,12 @@ def _verdict_line(metric: str, repro, base, settings: ReportSettings) -> str:
     low, high = repro[f"{metric}_ci_low"], repro[f"{metric}_ci_high"]
     ci = f"[{format_metric(metric, low)}, {format_metric(metric, high)}]"
     where = verdict(reported, low, high)
-    if where == "inside":
+    if where == "n/a":
+        text = (
+            f"{label}: cannot judge: no 95% CI with n = {repro['n']} (a bootstrap interval "
+            "needs two or more pairs); sample more pairs (sample.n)."
+        )
+    elif where == "inside":
         text = (
             f"{label}: the reported {reported:g}{unit} is inside the reproduced 95% CI {ci} "
             f"(n = {repro['n']}): **consistent with the paper**."
@@ -146,7 +151,9 @@ def _verdict_line(metric: str, repro, base, settings: ReportSettings) -> str:
         )
     if base is not None:
         b_where = verdict(reported, base[f"{metric}_ci_low"], base[f"{metric}_ci_high"])
-        relation = {"below": "above", "above": "below", "inside": "around"}[b_where]
+        relation = {
+            "below": "above", "above": "below", "inside": "around", "n/a": "(no CI) beside",
+        }[b_where]  # fmt: skip
         scores = format_ci(metric, *(base[f"{metric}_{s}"] for s in ("mean", "ci_low", "ci_high")))
         text += (
             f" The blurry input (`{settings.baseline_method}`) scores {scores}, {relation} the "

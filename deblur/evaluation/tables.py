@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from deblur.atomic import atomic_path
+from deblur.atomic import write_bytes
 from deblur.errors import DeblurError
 
 log = logging.getLogger(__name__)
@@ -96,9 +96,8 @@ COMPUTED_COLUMNS = (
     "sharp_path",
 )
 
-# model.json keys copied into metrics columns (and required for a finished model)
+# model.json keys copied into metrics columns (read by deblur.singan.modelfile.read_model_json)
 MODEL_COLUMNS = ("config_hash", "seed", "device", "torch_version", "train_seconds")
-MODEL_REQUIRED = MODEL_COLUMNS + ("sizes",)
 # SinGAN settings copied from model.json's ``config`` (the axes of the pyramid-size ladder)
 MODEL_CONFIG_COLUMNS = ("max_size", "min_size", "niter")
 # every metrics column model_columns() fills
@@ -229,14 +228,21 @@ def sort_metrics(df: pd.DataFrame) -> pd.DataFrame:
 
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write ``df`` (without its index) to ``path`` atomically and byte-reproducibly."""
+    path = Path(path)
+    write_bytes(path, parquet_bytes(df))
+    return path
+
+
+def parquet_bytes(df: pd.DataFrame) -> bytes:
+    """``df`` (without its index) as the bytes of a parquet file, byte-reproducibly (serialized
+    in memory, so that a full disk is reported by the OS write, naming the file)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path = Path(path)
     table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
-    with atomic_path(path, suffix=".parquet") as tmp:
-        pq.write_table(table, tmp, **PARQUET_OPTIONS)
-    return path
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, **PARQUET_OPTIONS)
+    return sink.getvalue().to_pybytes()
 
 
 def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
@@ -248,29 +254,6 @@ def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
             f"cannot read {path}: {type(exc).__name__}: {exc}; delete it and re-run the step "
             "that wrote it"
         ) from None
-
-
-def load_model_info(model_dir: str | os.PathLike) -> dict:
-    """Read ``model_dir/model.json`` written by ``train`` at the end of training.
-
-    Raises :class:`DeblurError` when it is missing, not JSON, or lacks any of
-    :data:`MODEL_REQUIRED` (the signature of an unfinished or foreign file).
-    """
-    path = Path(model_dir) / "model.json"
-    if not path.is_file():
-        raise DeblurError(
-            f"model not found: {path} is missing; train the model first (python -m deblur train)"
-        )
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DeblurError(f"cannot read {path}: {exc}; re-run training for this model") from None
-    missing = [k for k in MODEL_REQUIRED if not isinstance(info, dict) or info.get(k) is None]
-    if missing:
-        raise DeblurError(
-            f"unfinished model: {path} lacks {', '.join(missing)}; re-run training for this model"
-        )
-    return info
 
 
 def model_columns(info: Mapping[str, object]) -> dict[str, object]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import logging
 import sys
 import time
@@ -16,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from deblur.atomic import atomic_path
+from deblur.atomic import write_bytes
 from deblur.errors import DeblurError
 from deblur.resize import capped_size, resize_array
 from deblur.selfdeblur.color import luminance, replace_luminance
@@ -101,10 +102,12 @@ class Run:
         )
         self.step = 0
         self.data_mse = torch.zeros(cfg.iterations, device=device)
+        self.seconds = 0.0  # optimisation time of earlier processes (a resumed run)
 
-    def state(self, key: dict) -> dict:
+    def state(self, key: dict, seconds: float) -> dict:
+        """What a checkpoint holds; ``seconds``: the optimisation time so far, every process."""
         return dict(
-            format=CHECKPOINT_FORMAT, key=key, step=self.step,
+            format=CHECKPOINT_FORMAT, key=key, step=self.step, seconds=seconds,
             image_net=self.image_net.state_dict(), kernel_net=self.kernel_net.state_dict(),
             optimizer=self.optimizer.state_dict(), noise=self.noise.get_state(),
             z_image=self.z_image, z_kernel=self.z_kernel.cpu(), data_mse=self.data_mse.cpu(),
@@ -119,6 +122,7 @@ class Run:
         self.z_image = state["z_image"]
         self.z_kernel = state["z_kernel"].to(self.device)
         self.data_mse = state["data_mse"].to(self.device)
+        self.seconds = float(state.get("seconds", 0.0))  # absent from older checkpoints
 
     def iterate(self, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One Adam step of both networks; returns (loss, image, kernel) before the update."""
@@ -151,7 +155,12 @@ def load_checkpoint(path: Path, key: dict) -> dict | None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a torn or foreign file: start afresh rather than fail
-        log.warning("ignoring unreadable checkpoint %s (%s); starting afresh", path, exc)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        log.warning("ignoring unreadable checkpoint %s (%s); starting afresh", path, reason)
+        return None
+    if not isinstance(state, dict):
+        log.warning("ignoring checkpoint %s: it holds a %s, not a SelfDeblur checkpoint; "
+                    "starting afresh", path, type(state).__name__)  # fmt: skip
         return None
     if state.get("format") != CHECKPOINT_FORMAT or state.get("key") != key:
         log.warning("checkpoint %s is of other settings or another image; starting afresh", path)
@@ -159,9 +168,22 @@ def load_checkpoint(path: Path, key: dict) -> dict | None:
     return state
 
 
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the partial checkpoint files (``.<name>.tmp.*``) a process killed while saving
+    left beside ``path``; returns them."""
+    stale = sorted(path.parent.glob(f".{path.name}.tmp.*"))
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+        log.info("removed %s, a partial checkpoint of a killed run", tmp)
+    return stale
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    """Write ``state`` to ``path`` atomically, serialized in memory first (so that a full disk
+    is an OS error naming the file, not torch's "unexpected pos")."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes(path, buffer.getvalue())
 
 
 def selfdeblur(
@@ -184,7 +206,9 @@ def selfdeblur(
         Where the networks run.
     checkpoint : path, optional
         Saved every ``cfg.checkpoint_every`` iterations; a run with the same settings and
-        image resumes from it. Deleted when the run finishes.
+        image resumes from it. Left in place when the run finishes: the caller deletes it
+        once the result is safely written (the ``selfdeblur`` command does). Partial
+        checkpoint files of a run killed while saving are removed first.
     progress : bool
         Show a tqdm bar on stderr.
     on_step : callable, optional
@@ -204,6 +228,8 @@ def selfdeblur(
     run = Run(target, k, cfg, device)
     key = dict(settings=repr(cfg.params()), kernel_size=k, input=array_digest(work))
     path = None if checkpoint is None else Path(checkpoint)
+    if path is not None:
+        remove_stale_temporaries(path)
     state = None if path is None else load_checkpoint(path, key)
     if state is not None:
         run.load(state)
@@ -234,20 +260,18 @@ def selfdeblur(
                 )
             bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
         if checkpoint_due and done < cfg.iterations:
-            save_checkpoint(path, run.state(key))
+            save_checkpoint(path, run.state(key, run.seconds + time.perf_counter() - start))
         if on_step is not None:
             on_step(done)
     bar.close()
-    seconds = time.perf_counter() - start
+    seconds = run.seconds + time.perf_counter() - start  # every process's, as training's
     out_plane = crop_padding(image, k)[0].cpu().numpy()
     if cfg.luminance:
         out = replace_luminance(work, out_plane[0])
     else:
         out = np.ascontiguousarray(out_plane.transpose(1, 2, 0), dtype=np.float32)
     data_mse = run.data_mse.cpu().numpy()
-    info = run_info(cfg, k, work.shape[:2], data_mse, float(loss), seconds, run.step - resumed_at)
-    if path is not None:
-        path.unlink(missing_ok=True)
+    info = run_info(cfg, k, work.shape[:2], data_mse, float(loss), seconds, resumed_at)
     return SelfDeblurResult(out, kernel[0, 0].cpu().numpy(), data_mse, info)
 
 
@@ -257,8 +281,13 @@ def crop_padding(image: torch.Tensor, k: int) -> torch.Tensor:
     return image[:, :, pad : image.shape[2] - pad, pad : image.shape[3] - pad]
 
 
-def run_info(cfg, k, hw, data_mse, final_loss, seconds, iterations_here) -> dict:
-    """Flat provenance of a run: every setting as ``selfdeblur_<name>`` plus what it found."""
+def run_info(cfg, k, hw, data_mse, final_loss, seconds, resumed_at) -> dict:
+    """Flat provenance of a run: every setting as ``selfdeblur_<name>`` plus what it found.
+
+    ``seconds`` is the optimisation time of every process that ran an iteration (a run
+    resumed from a checkpoint included); ``resumed_at`` the iteration this process resumed at
+    (0: not resumed), recorded as ``selfdeblur_resumed_at``.
+    """
     info = {f"selfdeblur_{name}": value for name, value in cfg.params().items()}
     info.update(
         selfdeblur_kernel_size=k,  # the size used (the setting may be None = automatic)
@@ -268,6 +297,7 @@ def run_info(cfg, k, hw, data_mse, final_loss, seconds, iterations_here) -> dict
         selfdeblur_data_mse_last=float(data_mse[-1]),
         selfdeblur_final_loss=final_loss,
         selfdeblur_seconds=seconds,
-        selfdeblur_seconds_per_iter=seconds / max(iterations_here, 1),
+        selfdeblur_seconds_per_iter=seconds / max(cfg.iterations, 1),
+        selfdeblur_resumed_at=int(resumed_at),
     )
     return info

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 
@@ -43,6 +44,8 @@ def _check_type(key: str, value: object) -> object:
     if base is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"param {key} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"param {key} must be a finite number, got {value!r}")
         return float(value)
     raise TypeError(f"no conversion for param {key} of type {hint}")  # a new field's type
 

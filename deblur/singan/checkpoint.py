@@ -15,19 +15,24 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
+import math
 import os
+import pickle
+import re
 from pathlib import Path
 
 import torch
 
-from deblur.atomic import atomic_path, write_text
+from deblur.atomic import write_bytes, write_text
 from deblur.errors import DeblurError
 from deblur.singan.config import SinGANConfig, load_config
 from deblur.singan.device import resolve_device
+from deblur.singan.modelfile import MODEL_JSON, read_model_json
 from deblur.singan.models import Generator
 
-MODEL_JSON = "model.json"
+__all__ = ["MODEL_JSON", "read_model_json"]  # re-exported: the one model.json reader
 TRAIN_LOG = "train_log.tsv"
 LOG_COLUMNS = (
     "scale", "height", "width", "channels", "noise_amp", "niter",
@@ -35,9 +40,20 @@ LOG_COLUMNS = (
 )  # fmt: skip
 
 
+# the trainer's own scale file names, exactly (scale_00.pt .. scale_99.pt, scale_100.pt, ...)
+SCALE_NAME = re.compile(r"scale_(0[0-9]|[1-9][0-9]+)\.pt")
+
+
 def scale_path(model_dir: str | os.PathLike, scale: int) -> Path:
     """Checkpoint file of one scale."""
     return Path(model_dir) / f"scale_{scale:02d}.pt"
+
+
+def scale_files(model_dir: str | os.PathLike) -> list[Path]:
+    """The scale files in ``model_dir`` named exactly as the trainer names them (a user's
+    ``scale_00_backup.pt`` or ``scale_notes.pt`` is not one), sorted by scale."""
+    found = [p for p in Path(model_dir).glob("scale_*.pt") if SCALE_NAME.fullmatch(p.name)]
+    return sorted(found, key=lambda p: int(p.stem.split("_")[1]))
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -63,20 +79,53 @@ class ScaleCheckpoint:
 def save_scale(model_dir: str | os.PathLike, ckpt: ScaleCheckpoint) -> Path:
     """Write ``ckpt`` atomically to ``scale_NN.pt``."""
     path = scale_path(model_dir, ckpt.scale)
-    with atomic_path(path) as tmp:
-        torch.save(dataclasses.asdict(ckpt), tmp)
+    write_bytes(path, torch_bytes(dataclasses.asdict(ckpt)))
     return path
 
 
+def torch_bytes(obj: object) -> bytes:
+    """``torch.save`` of ``obj`` into memory (written out by :func:`deblur.atomic.write_bytes`,
+    so that a full disk is an OS error naming the file, not torch's "unexpected pos")."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
 def load_scale(path: Path, device: torch.device) -> ScaleCheckpoint:
-    """Read one scale file (tensors mapped to ``device``)."""
+    """Read one scale file (tensors mapped to ``device``), weights only: a file that holds
+    other Python objects is refused, never run.
+
+    Raises
+    ------
+    DeblurError
+        One line naming the file and why it cannot be read; the fix it names (re-running
+        ``train`` on the directory) retrains that scale.
+    """
     try:
         data = torch.load(path, map_location=device, weights_only=True)
         return ScaleCheckpoint(**data)
-    except Exception as exc:  # a foreign or damaged file: say which
+    except Exception as exc:  # a foreign or damaged file: say which, in one line
         raise DeblurError(
-            f"cannot read checkpoint {path}: {exc}; delete it to retrain that scale"
+            f"cannot read checkpoint {path}: {unreadable_reason(path, exc)}; re-run "
+            f"`python -m deblur train --out {path.parent}` with the model's settings to "
+            "retrain that scale"
         ) from None
+
+
+def unreadable_reason(path: Path, exc: Exception) -> str:
+    """Why ``torch.load`` failed on ``path``, in a few words on one line (without torch's
+    advice to retry with ``weights_only=False``, which would run code in a crafted file)."""
+    try:
+        if path.stat().st_size == 0:
+            return "the file is empty (0 bytes)"
+    except OSError as err:
+        return err.strerror or type(err).__name__
+    if isinstance(exc, pickle.UnpicklingError):
+        return "it holds Python objects besides weights, which are not loaded (for safety)"
+    if isinstance(exc, TypeError):  # a weights-only file of another layout
+        return "it is not a scale checkpoint of this package"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def run_mismatch(found: dict, wanted: dict) -> str | None:
@@ -95,26 +144,6 @@ def run_mismatch(found: dict, wanted: dict) -> str | None:
     if old != new:
         problems.append(f"precision {old} (now {new})")
     return "; ".join(problems) or None
-
-
-def finished_scales(
-    model_dir: str | os.PathLike, run: dict, device: torch.device
-) -> list[ScaleCheckpoint]:
-    """Scales already trained in ``model_dir`` by this same run (0, 1, ... without gaps).
-
-    Raises DeblurError if a scale file was written by a different run.
-    """
-    done = []
-    while (path := scale_path(model_dir, len(done))).is_file():
-        ckpt = load_scale(path, device)
-        problem = run_mismatch(ckpt.run, run)
-        if problem:
-            raise DeblurError(
-                f"{path} was written with {problem}; refusing to resume. Delete {model_dir} "
-                f"or train into another --out directory"
-            )
-        done.append(ckpt)
-    return done
 
 
 def write_train_log(model_dir: str | os.PathLike, ckpts: list[ScaleCheckpoint]) -> Path:
@@ -142,18 +171,31 @@ def write_model_json(model_dir: str | os.PathLike, meta: dict) -> Path:
     return path
 
 
-def read_model_json(model_dir: str | os.PathLike) -> dict:
-    """The metadata of a finished model; DeblurError if ``model_dir`` is not one."""
-    path = Path(model_dir) / MODEL_JSON
-    if not path.is_file():
-        raise DeblurError(
-            f"{model_dir} is not a finished model (no {MODEL_JSON}); train it with "
-            f"`python -m deblur train --out {model_dir} ...` (re-running resumes)"
-        )
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DeblurError(f"cannot parse {path}: {exc}; delete {model_dir} and retrain") from None
+def scale_mismatch(ckpt: ScaleCheckpoint, scale: int, meta: dict) -> str | None:
+    """How scale file ``scale`` disagrees with a finished model's ``model.json`` (another run,
+    another place in the pyramid, another size or width), or None."""
+    if ckpt.scale != scale:
+        return f"it holds scale {ckpt.scale}"
+    if list(ckpt.size) != list(meta["sizes"][scale]):
+        return f"its size is {ckpt.size}, model.json says {meta['sizes'][scale]}"
+    channels = meta.get("channels")
+    if channels is not None and ckpt.channels != channels[scale]:
+        return f"it has {ckpt.channels} channels, model.json says {channels[scale]}"
+    wanted = dict(meta, image_sha256=meta.get("image_sha256", ckpt.run.get("image_sha256")))
+    return run_mismatch(ckpt.run, wanted)
+
+
+def non_finite_part(ckpt: ScaleCheckpoint) -> str | None:
+    """The first of a scale's generator weights, reconstruction noise or noise amplitude that
+    holds NaN or inf, or None."""
+    if not math.isfinite(ckpt.noise_amp):
+        return "noise_amp"
+    if not torch.isfinite(ckpt.z_opt).all():
+        return "z_opt"
+    for name, value in ckpt.generator.items():
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            return f"generator weight {name}"
+    return None
 
 
 @dataclasses.dataclass
@@ -191,13 +233,34 @@ def load_model(model_dir: str | os.PathLike, device: str | torch.device = "auto"
     """
     meta = read_model_json(model_dir)
     device = resolve_device(device)
-    config = load_config(meta["config"])
+    config = load_config(meta["config"], origin=str(Path(model_dir) / MODEL_JSON))
+    retrain = (
+        f"re-run `python -m deblur train --out {model_dir}` with the model's settings (it "
+        "checks every scale and retrains what is missing or damaged)"
+    )
     generators, amps, z_opts = [], [], []
+    extra = scale_path(model_dir, meta["num_scales"])
+    if extra.is_file():
+        raise DeblurError(
+            f"model {model_dir} does not match its {MODEL_JSON}: it records {meta['num_scales']} "
+            f"scales but {extra.name} exists; {retrain}, or delete the directory and retrain"
+        )
     for scale in range(meta["num_scales"]):
         path = scale_path(model_dir, scale)
         if not path.is_file():
-            raise DeblurError(f"model {model_dir} is incomplete: {path.name} is missing; retrain")
+            raise DeblurError(f"model {model_dir} is incomplete: {path.name} is missing; {retrain}")
         ckpt = load_scale(path, device)
+        problem = scale_mismatch(ckpt, scale, meta)
+        if problem:
+            raise DeblurError(
+                f"{path} does not belong to the model its {MODEL_JSON} describes: {problem}; "
+                f"delete the directory and retrain, or restore the model's own files"
+            )
+        bad = non_finite_part(ckpt)
+        if bad:
+            raise DeblurError(
+                f"{path} holds NaN or infinite values (in its {bad}); delete it and {retrain}"
+            )
         generators.append(build_generator(ckpt, config, device))
         amps.append(float(ckpt.noise_amp))
         z_opts.append(ckpt.z_opt)

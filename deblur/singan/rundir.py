@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -30,8 +31,13 @@ from deblur.singan.checkpoint import (
     load_scale,
     read_model_json,
     run_mismatch,
+    scale_files,
+    scale_mismatch,
+    scale_path,
 )
 from deblur.singan.config import SinGANConfig
+
+log = logging.getLogger(__name__)
 
 LOCK_FILE = ".lock"
 # temporary names of the atomic writers: left behind only by a killed run
@@ -117,35 +123,118 @@ def set_aside_other_run(out_dir: Path, run: dict[str, object]) -> tuple[Path, st
     """
     problem = None
     if (out_dir / MODEL_JSON).is_file():
-        problem = run_mismatch(read_model_json(out_dir), run)
-    for path in sorted(out_dir.glob("scale_*.pt")):
-        problem = problem or run_mismatch(load_scale(path, torch.device("cpu")).run, run)
+        with contextlib.suppress(DeblurError):  # a damaged model.json is is_finished's case
+            problem = run_mismatch(read_model_json(out_dir), run)
+    for path in scale_files(out_dir):
+        with contextlib.suppress(DeblurError):  # an unreadable scale is retrained in place
+            problem = problem or run_mismatch(load_scale(path, torch.device("cpu")).run, run)
     if problem is None:
         return None
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out_dir = out_dir.absolute()  # `--out .` has no name of its own
     dest = out_dir.with_name(f"{out_dir.name}.replaced-{stamp}")
+    names = [p.name for p in scale_files(out_dir)] + [TRAIN_LOG, MODEL_JSON]
     try:
         dest.mkdir()
-        for name in [p.name for p in out_dir.glob("scale_*.pt")] + [TRAIN_LOG, MODEL_JSON]:
+    except OSError as exc:
+        raise output_error(dest, exc) from None
+    moved = []
+    try:
+        for name in names:
             if (out_dir / name).is_file():
                 (out_dir / name).rename(dest / name)
+                moved.append(name)
     except OSError as exc:
+        for name in moved:  # put back what was moved (a rename within one folder tree)
+            with contextlib.suppress(OSError):
+                (dest / name).rename(out_dir / name)
+        with contextlib.suppress(OSError):
+            dest.rmdir()  # only if empty: nothing is lost
         raise output_error(dest, exc) from None
     return dest, problem
 
 
 def is_finished(out_dir: Path, run: dict[str, object]) -> bool:
-    """True if ``out_dir`` holds a finished model of this run; raises DeblurError if it holds
-    one of another run (other config, seed, image or precision)."""
-    if not (out_dir / MODEL_JSON).is_file():
+    """True if ``out_dir`` holds a finished model of this run whose every scale file is there,
+    loads and belongs to it; raises DeblurError if it holds one of another run (other config,
+    seed, image or precision).
+
+    A ``model.json`` that is damaged, or whose scales are missing, unreadable or not its own,
+    marks nothing finished: it is removed (with a warning naming the problem) so that
+    training resumes and retrains what is missing.
+    """
+    path = out_dir / MODEL_JSON
+    if not path.is_file():
         return False
-    problem = run_mismatch(read_model_json(out_dir), run)
+    try:
+        meta = read_model_json(out_dir)
+    except DeblurError as exc:
+        return _unfinish(path, str(exc))
+    problem = run_mismatch(meta, run)
     if problem:
         raise DeblurError(
             f"{out_dir} already holds a finished model trained with {problem}; delete it "
             f"or train into another --out directory"
         )
+    for scale in range(meta["num_scales"]):
+        scale_file = scale_path(out_dir, scale)
+        if not scale_file.is_file():
+            return _unfinish(path, f"{scale_file.name} is missing")
+        try:
+            ckpt = load_scale(scale_file, torch.device("cpu"))
+        except DeblurError as exc:
+            return _unfinish(path, str(exc).split("; re-run")[0])
+        mismatch = scale_mismatch(ckpt, scale, meta)
+        if mismatch:
+            return _unfinish(path, f"{scale_file.name} does not match it: {mismatch}")
     return True
+
+
+def _unfinish(model_json: Path, problem: str) -> bool:
+    """Remove a finished marker that does not hold (the trainer then resumes); False."""
+    log.warning("%s does not hold (%s); removing it and training what is missing", model_json,
+                problem)  # fmt: skip
+    model_json.unlink()
+    return False
+
+
+def usable_scales(
+    out_dir: Path, run: dict[str, object], sizes: Sequence[tuple[int, int]], device
+) -> list[ScaleCheckpoint]:
+    """The finished scales of this run in ``out_dir`` to resume from (0, 1, ... without gaps).
+
+    The first missing or unreadable scale file ends the list (it is retrained, with a warning
+    for an unreadable one); scale files after it were trained on top of it and are removed.
+
+    Raises
+    ------
+    DeblurError
+        If a readable scale file was written by a different run.
+    """
+    done: list[ScaleCheckpoint] = []
+    while len(done) < len(sizes) and (path := scale_path(out_dir, len(done))).is_file():
+        try:
+            ckpt = load_scale(path, device)
+        except DeblurError as exc:
+            log.warning("%s; retraining scale %d", str(exc).split("; re-run")[0], len(done))
+            break
+        problem = run_mismatch(ckpt.run, run)
+        if problem:
+            raise DeblurError(
+                f"{path} was written with {problem}; refusing to resume. Delete {out_dir} "
+                f"or train into another --out directory"
+            )
+        if ckpt.scale != len(done) or tuple(ckpt.size) != tuple(sizes[len(done)]):
+            log.warning("%s holds scale %d of size %s, not scale %d of %s; retraining it", path,
+                        ckpt.scale, ckpt.size, len(done), list(sizes[len(done)]))  # fmt: skip
+            break
+        done.append(ckpt)
+    for later in scale_files(out_dir):
+        if int(later.stem.split("_")[1]) > len(done):
+            log.warning("removing %s: it was trained on top of scale %d, retrained now", later,
+                        len(done))  # fmt: skip
+            later.unlink()
+    return done
 
 
 def model_info(

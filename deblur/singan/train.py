@@ -27,7 +27,6 @@ from deblur.errors import DeblurError
 from deblur.singan.checkpoint import (
     ScaleCheckpoint,
     build_generator,
-    finished_scales,
     save_scale,
     write_model_json,
     write_train_log,
@@ -57,6 +56,7 @@ from deblur.singan.rundir import (
     open_model_dir,
     run_identity,
     set_aside_other_run,
+    usable_scales,
 )
 from deblur.singan.scale_inputs import ScaleInputs, prepare_scale, scale_seed
 
@@ -360,7 +360,7 @@ def train(
         if is_finished(out_dir, run):
             log.info("%s is already trained with this config; nothing to do", out_dir)
             return out_dir
-        done = finished_scales(out_dir, run, device)
+        done = usable_scales(out_dir, run, sizes, device)
         if done:
             log.info("%s: resuming at scale %d of %d", out_dir, len(done), len(sizes))
 
