@@ -862,3 +862,90 @@ def test_garbled_train_log_in_ladder_is_one_line(trained, model, tmp_path, capsy
     )
     line = last_error(capsys)
     assert "train_log.tsv" in line
+
+
+# ------------------------------------------------------------------- 10: a disk that fills up
+
+FILE_SIZE_LIMIT = 512  # bytes: every output below is larger
+
+
+def limited(argv, cwd):
+    """Run ``python -m deblur argv`` with writes limited to FILE_SIZE_LIMIT bytes per file (the
+    kernel refuses a longer write with EFBIG, as a full disk refuses one with ENOSPC)."""
+    import resource
+    import subprocess
+    import sys
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+
+    import os
+
+    cmd = [sys.executable, "-m", "deblur", *map(str, argv)]
+    repo = str(Path(__file__).resolve().parents[1])  # this checkout's package
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))
+    )
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, preexec_fn=limit)
+
+
+@pytest.fixture(scope="module")
+def tables(trained):
+    out = trained["root"] / "tables"
+    assert aggregate(metrics_file(trained["root"] / "metrics.parquet", 4), out) == 0
+    return out
+
+
+@pytest.mark.parametrize(
+    "name", ["train", "deblur", "baseline", "evaluate", "synth", "aggregate", "plot"]
+)
+def test_a_full_disk_is_one_line_naming_the_file(trained, tables, tmp_path, name):
+    out = tmp_path / "out"
+    argv = {
+        "train": ["train", "--image", trained["sharp"], "--out", out, *TRAIN_ARGS],
+        "deblur": ["deblur", "--model", trained["dir"], "--image", trained["blurry"], "--out",
+                   out / "o.png", "--device", "cpu", "--threads", 1],
+        "baseline": ["baseline", "--kind", "identity", "--image", trained["blurry"], "--out",
+                     out / "o.png"],
+        "evaluate": ["evaluate", "--pred", trained["sharp"], "--sharp", trained["sharp"],
+                     "--max-size", 32, "--out", out / "m.parquet"],
+        "synth": ["synth", "--out", out, "--sequences", 1, "--frames", 1, "--size", "32x24"],
+        "aggregate": ["aggregate", "--metrics", tables / "metrics.parquet", "--out-dir", out,
+                      "--n-boot", 200],
+        "plot": ["plot", "--tables", tables, "--out-dir", out],
+    }[name]  # fmt: skip
+    done = limited(argv, tmp_path)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: cannot write ") and "no space left (File too large)" in line
+    assert str(out) in line
+    leftovers = [p for p in tmp_path.rglob("*") if ".tmp." in p.name]
+    assert leftovers == [], "temporary files are removed"
+
+
+# ------------------------------------------------------------ 24: a neighbor across a gap
+
+
+def test_neighbor_reference_uses_the_sharp_frame_of_a_frame_without_blurry_image(tmp_path):
+    from deblur.data.pairs import make_pair
+    from deblur.data.sampling import assign_references
+
+    seq = tmp_path / "test" / "GOPR0001_11_00"
+    for folder, frames in (("blur", (1, 3)), ("sharp", (1, 2, 3))):
+        (seq / folder).mkdir(parents=True)
+        for f in frames:
+            colours(8, 8, seed=f).save(seq / folder / f"{f:06d}.png")
+    pairs = [
+        make_pair(seq.name, f"{f:06d}", seq / "blur" / f"{f:06d}.png",
+                  seq / "sharp" / f"{f:06d}.png")
+        for f in (1, 3)
+    ]  # fmt: skip
+    first, last = assign_references(pairs, pairs, mode="neighbor", offset=1)
+    assert (first.reference_id, first.reference_offset) == (f"{seq.name}-000002", 1)
+    assert first.reference == seq / "sharp" / "000002.png"
+    assert (last.reference_id, last.reference_offset) == (f"{seq.name}-000002", -1)
+    # without frame 2's sharp image, the neighbor in sequence order, its offset as counted
+    (seq / "sharp" / "000002.png").unlink()
+    (first,) = assign_references(pairs[:1], pairs, mode="neighbor", offset=1)
+    assert (first.reference_id, first.reference_offset) == (f"{seq.name}-000003", 1)

@@ -146,7 +146,10 @@ def assign_references(
     mode : {"same", "neighbor"}
         ``same``: the pair's own sharp frame (paper §3.2). ``neighbor``: the sharp frame
         ``offset`` frames later in the same sequence, or ``offset`` frames earlier when that runs
-        past the end (frames counted in sequence order, not by number).
+        past the end: by frame number when that sharp frame exists (a frame whose blurry
+        image is missing still lends its sharp one, so no gap is crossed), otherwise counted
+        in sequence order (a sequence numbered 1, 3, 5, ...). ``reference_offset`` records
+        the step taken.
     offset : int
         Frame distance for ``neighbor`` (at least 1); ignored for ``same``.
 
@@ -158,15 +161,22 @@ def assign_references(
     if mode not in REFERENCE_MODES:
         raise DeblurError(f"unknown reference mode {mode!r}; choose {' or '.join(REFERENCE_MODES)}")
     if mode == "same":
-        return [_with_reference(p, p, mode, 0) for p in sampled]
+        return [_with_reference(p, p.pair_id, p.sharp, 0, mode) for p in sampled]
     if offset < 1:
         raise DeblurError(f"neighbor reference offset must be at least 1, got {offset}")
     by_sequence = _group_by_sequence(sorted(all_pairs, key=lambda p: p.sort_key))
     position = {p.pair_id: i for members in by_sequence.values() for i, p in enumerate(members)}
+    indexed = {p.pair_id: p for p in all_pairs}
     samples = []
     for pair in sampled:
         if pair.pair_id not in position:
             raise DeblurError(f"pair {pair.pair_id} ({pair.blurry}) is not in the indexed dataset")
+        by_number = _sharp_by_number(pair, offset, indexed) or _sharp_by_number(
+            pair, -offset, indexed
+        )
+        if by_number is not None:
+            samples.append(_with_reference(pair, *by_number, mode))
+            continue
         members, i = by_sequence[pair.sequence], position[pair.pair_id]
         if i + offset < len(members):
             step = offset
@@ -179,14 +189,32 @@ def assign_references(
                 f"nor earlier exists (every frame has one when a sequence has at least "
                 f"{2 * offset} frames); lower the offset or use reference mode same"
             )
-        samples.append(_with_reference(pair, members[i + step], mode, step))
+        ref = members[i + step]
+        samples.append(_with_reference(pair, ref.pair_id, ref.sharp, step, mode))
     return samples
 
 
-def _with_reference(pair: Pair, ref: Pair, mode: str, step: int) -> Sample:
+def _sharp_by_number(
+    pair: Pair, step: int, indexed: dict[str, Pair]
+) -> tuple[str, Path, int] | None:
+    """(pair id, sharp path, step) of the frame numbered ``step`` away from ``pair`` in its
+    sequence, if that sharp frame exists: indexed, or on disk beside ``pair``'s sharp frame
+    (its blurry frame may be missing); else None."""
+    number = int(pair.frame) + step
+    if number < 0:
+        return None
+    frame = f"{number:0{len(pair.frame)}d}"
+    pair_id = f"{pair.sequence}-{frame}"
+    if pair_id in indexed:
+        return pair_id, indexed[pair_id].sharp, step
+    sharp = pair.sharp.with_name(frame + pair.sharp.suffix)
+    return (pair_id, sharp, step) if sharp.is_file() else None
+
+
+def _with_reference(pair: Pair, ref_id: str, ref_sharp: Path, step: int, mode: str) -> Sample:
     return Sample(
         pair.pair_id, pair.sequence, pair.frame, pair.blurry, pair.sharp,
-        reference_id=ref.pair_id, reference=ref.sharp, reference_mode=mode, reference_offset=step,
+        reference_id=ref_id, reference=ref_sharp, reference_mode=mode, reference_offset=step,
     )  # fmt: skip
 
 

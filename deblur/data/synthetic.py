@@ -589,6 +589,8 @@ def synthesize(
                     bar.update()
         _write_manifest(tmp / MANIFEST, config, plans)
         _swap_in(tmp, out_dir)
+    except DeblurError as exc:  # a write failed (a full disk): name the file as it would be
+        raise DeblurError(str(exc).replace(str(tmp), str(out_dir))) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("wrote %d synthetic pairs to %s", config.sequences * config.frames, out_dir)
