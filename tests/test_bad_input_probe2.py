@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 from pathlib import Path
 
@@ -949,3 +950,23 @@ def test_neighbor_reference_uses_the_sharp_frame_of_a_frame_without_blurry_image
     (seq / "sharp" / "000002.png").unlink()
     (first,) = assign_references(pairs[:1], pairs, mode="neighbor", offset=1)
     assert (first.reference_id, first.reference_offset) == (f"{seq.name}-000003", 1)
+
+
+# --------------------------------------------------------- 16: evaluate's memory by frame size
+
+
+def test_evaluate_memory_grows_with_the_frame(tmp_path):
+    import yaml
+
+    from deblur.evaluation.memory import evaluate_mem_mb
+
+    repo = Path(__file__).resolve().parents[1]
+    settings = yaml.safe_load((repo / "config.yaml").read_text())["evaluate"]
+    base, per_mp = settings["mem_mb_base"], settings["mem_mb_per_megapixel"]
+    small = png_header_only(tmp_path / "hd.png", 1280, 720)
+    huge = png_header_only(tmp_path / "huge.png", 8000, 6000)  # the header is all it reads
+    assert evaluate_mem_mb(small, base, per_mp) == math.ceil(base + per_mp * 0.9216)
+    assert evaluate_mem_mb(huge, base, per_mp) == base + per_mp * 48
+    assert evaluate_mem_mb(huge, base, per_mp) > 9000  # the probe's measured 9.0 GB
+    with pytest.raises(FileNotFoundError):  # Snakemake: "to be determined" until it exists
+        evaluate_mem_mb(tmp_path / "later.png", base, per_mp)

@@ -55,8 +55,26 @@ def test_everything_else_runs_on_cpu(slurm_plan):
         for job in jobs:
             assert job.get("gpu", "0") == "0", rule
             assert job["slurm_partition"] == "cpu", rule
-            assert int(job["mem_mb"]) > 0 and int(job["runtime"]) > 0, rule
+            assert int(job["runtime"]) > 0, rule
+            if rule == "evaluate":  # from the frame's size, once the dataset is written
+                assert job["mem_mb"] == "<TBD>"
+            else:
+                assert int(job["mem_mb"]) > 0, rule
     assert slurm_plan["deblur_singan"][0]["runtime"] == "10"  # config inference: section
+
+
+def test_evaluate_asks_for_memory_by_frame_size(tmp_path):
+    """With the dataset written, each evaluate job asks for evaluate.mem_mb_base plus
+    mem_mb_per_megapixel per megapixel of its frame (96x54 in tiny.yaml)."""
+    wd = make_workdir(tmp_path, "tiny.yaml")
+    settings = yaml.safe_load((REPO / "config.yaml").read_text())["evaluate"]
+    root = wd / "results" / "data" / "synthetic"
+    cmd = [sys.executable, "-m", "deblur", "synth", "--out", str(root), "--sequences", "2",
+           "--frames", "2", "--size", "96x54", "--seed", "0"]  # fmt: skip
+    subprocess.run(cmd, check=True, cwd=REPO, capture_output=True)
+    plan = planned_resources(wd, "--profile", str(PROFILES / "slurm"), "--configfile", "tiny.yaml")
+    expected = settings["mem_mb_base"] + settings["mem_mb_per_megapixel"] * 96 * 54 / 1e6
+    assert {job["mem_mb"] for job in plan["evaluate"]} == {str(int(-(-expected // 1)))}
 
 
 @pytest.mark.parametrize("profile", sorted(p.name for p in PROFILES.iterdir() if p.is_dir()))

@@ -32,7 +32,6 @@ from deblur.singan.device import resolve_device
 from deblur.singan.modelfile import MODEL_JSON, read_model_json
 from deblur.singan.models import Generator
 
-__all__ = ["MODEL_JSON", "read_model_json"]  # re-exported: the one model.json reader
 TRAIN_LOG = "train_log.tsv"
 LOG_COLUMNS = (
     "scale", "height", "width", "channels", "noise_amp", "niter",

@@ -1,5 +1,7 @@
 # Metrics per method x pair, then tables, the regenerated paper table and plots.
 
+from deblur.evaluation.memory import evaluate_mem_mb
+
 
 rule evaluate:
     input:
@@ -12,6 +14,13 @@ rule evaluate:
         "results/benchmarks/evaluate/{method}/{pair}.tsv"
     conda:
         SOFTWARE
+    resources:
+        # grows with the frame: scores are also computed at full resolution
+        mem_mb=lambda wildcards, input: evaluate_mem_mb(
+            input.sharp,
+            config["evaluate"]["mem_mb_base"],
+            config["evaluate"]["mem_mb_per_megapixel"],
+        ),
     params:
         meta=get_eval_meta,
         # --model DIR, and on known-kernel data the oracle and kernel flags (get_eval_flags)
