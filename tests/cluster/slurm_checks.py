@@ -36,8 +36,9 @@ CPU_PARTITION = "cpu"
 # "all" only collects targets: Snakemake finishes it in the main process, no SLURM job
 NOT_SUBMITTED = {"all"}
 
-# metrics.parquet columns that legitimately differ between two runs: wall-clock timings
-TIMING_COLUMN = re.compile(r"seconds")
+# metrics.parquet columns that legitimately differ between two runs: wall-clock timings, and
+# where a job ran (the GPU SLURM or a local GPU slot gave it: CUDA_VISIBLE_DEVICES, slot file)
+TIMING_COLUMN = re.compile(r"seconds|cuda_visible_devices|gpu_slot")
 TABLES = ("metrics.parquet", "summary.parquet", "paired.parquet")
 
 
@@ -149,7 +150,7 @@ def compare(slurm: Path, local: Path) -> None:
             pd.testing.assert_frame_equal(a, b, check_exact=True)
         except AssertionError as exc:
             raise CheckError(f"{name} differs between the SLURM and the local run: {exc}") from exc
-        print(f"{name}: {len(a)} rows identical (ignoring timing columns {timing})")
+        print(f"{name}: {len(a)} rows identical (ignoring timing/placement columns {timing})")
     images = sorted(p.relative_to(slurm) for p in (slurm / "results/deblurred").rglob("*.png"))
     if not images:
         raise CheckError("no deblurred images in the SLURM run")
