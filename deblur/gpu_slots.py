@@ -42,6 +42,12 @@ log = logging.getLogger(__name__)
 
 FAKE_COUNT_ENV = "DEBLUR_GPU_COUNT"  # N: pretend the machine has GPUs 0..N-1 (tests, no GPU)
 SLOT_ENV = "DEBLUR_GPU_SLOT"  # set by claim_gpu: the lock file this process (and children) hold
+# the defaults of the slot options, set by the workflow for the jobs of a local run
+DIR_ENV = "DEBLUR_GPU_SLOTS"  # --gpu-slots
+GPUS_ENV = "DEBLUR_GPUS"  # --gpus
+JOBS_PER_GPU_ENV = "DEBLUR_JOBS_PER_GPU"  # --jobs-per-gpu
+TIMEOUT_ENV = "DEBLUR_SLOT_TIMEOUT"  # --slot-timeout: SECONDS, or COMMAND=SECONDS,... per command
+WORKFLOW_ENV = (DIR_ENV, GPUS_ENV, JOBS_PER_GPU_ENV, TIMEOUT_ENV)
 VISIBLE_ENV = "CUDA_VISIBLE_DEVICES"
 POLL_FIRST_S = 0.05  # first pause between tries when every slot is taken
 POLL_MAX_S = 2.0  # the pause doubles up to this
@@ -316,6 +322,40 @@ def device_record(device, prefix: str = "") -> dict[str, object]:
     return {prefix + k: v for k, v in record.items()}
 
 
+def workflow_env(
+    lock_dir: str, gpus: str | int, jobs_per_gpu: int, timeouts: dict[str, float]
+) -> dict[str, str]:
+    """The environment that makes the GPU commands of a local run take slots: :data:`DIR_ENV`
+    and the others of :data:`WORKFLOW_ENV`, ``timeouts`` in seconds per command name.
+
+    The workflow passes the slot settings this way rather than on the command line, as a rule's
+    params: Snakemake reruns a job whose params changed, and whether a job runs locally or on a
+    cluster (or how many jobs share a GPU) must not make it retrain.
+    """
+    return {
+        DIR_ENV: str(lock_dir),
+        GPUS_ENV: str(gpus),
+        JOBS_PER_GPU_ENV: str(jobs_per_gpu),
+        TIMEOUT_ENV: ",".join(f"{command}={seconds:g}" for command, seconds in timeouts.items()),
+    }
+
+
+def _env_timeout(command: str) -> float | None:
+    """The slot timeout :data:`TIMEOUT_ENV` gives ``command`` (None: wait as long as it takes)."""
+    value = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not value:
+        return None
+    entries = dict(e.split("=", 1) if "=" in e else ("", e) for e in value.split(","))
+    text = entries.get(command, entries.get(""))
+    try:
+        return None if text is None else float(text)
+    except ValueError:
+        raise DeblurError(
+            f"{TIMEOUT_ENV}={value!r}: {text!r} is not a number of seconds; give SECONDS or "
+            "COMMAND=SECONDS,..."
+        ) from None
+
+
 def add_arguments(parser) -> None:
     """The slot options of the GPU commands (train, deblur, selfdeblur)."""
     group = parser.add_argument_group("GPU slots (local runs with several GPU jobs at once)")
@@ -323,26 +363,39 @@ def add_arguments(parser) -> None:
         "--gpu-slots", metavar="DIR",
         help="take a free GPU slot (a lock file in DIR) before using CUDA and run on that GPU "
         "alone (sets CUDA_VISIBLE_DEVICES); waits while all are taken. Ignored for --device cpu "
-        "or cuda:N (default: off, use the device as given)",
+        f"or cuda:N (default: ${DIR_ENV}, which the workflow sets for local runs; unset: off, "
+        "the device is used as given)",
     )  # fmt: skip
     group.add_argument(
-        "--gpus", default="auto", metavar="N",
+        "--gpus", metavar="N",
         help="with --gpu-slots: GPUs to use, auto (every visible one: CUDA_VISIBLE_DEVICES, "
-        f"else nvidia-smi -L; {FAKE_COUNT_ENV}=N fakes N) or the first N (default: auto)",
+        f"else nvidia-smi -L; {FAKE_COUNT_ENV}=N fakes N) or the first N (default: ${GPUS_ENV}, "
+        "else auto)",
     )  # fmt: skip
     group.add_argument(
-        "--jobs-per-gpu", type=int, default=1, metavar="K",
-        help="with --gpu-slots: jobs that may share one GPU (default: 1)",
+        "--jobs-per-gpu", type=int, metavar="K",
+        help=f"with --gpu-slots: jobs that may share one GPU (default: ${JOBS_PER_GPU_ENV}, "
+        "else 1)",
     )  # fmt: skip
     group.add_argument(
         "--slot-timeout", type=float, metavar="SECONDS",
-        help="with --gpu-slots: fail when no slot frees within this time (default: wait)",
+        help="with --gpu-slots: fail when no slot frees within this time (default: "
+        f"${TIMEOUT_ENV}, SECONDS or COMMAND=SECONDS,...; else wait as long as it takes)",
     )  # fmt: skip
 
 
-def claim_from_args(args, label: str) -> Slot | None:
-    """:func:`claim_gpu` with the options of :func:`add_arguments` and ``args.device``."""
+def claim_from_args(args, command: str, label: str) -> Slot | None:
+    """:func:`claim_gpu` with the options of :func:`add_arguments` (unset ones from the
+    environment, see :data:`WORKFLOW_ENV`), ``args.device``, for the CLI command ``command``."""
+    jobs = args.jobs_per_gpu
+    if jobs is None:
+        text = os.environ.get(JOBS_PER_GPU_ENV, "1")
+        if not text.strip().isdigit():
+            raise DeblurError(f"{JOBS_PER_GPU_ENV}={text!r} is not a job count; set 1, 2, ...")
+        jobs = int(text)
     return claim_gpu(
-        args.gpu_slots, args.device, gpus=args.gpus, jobs_per_gpu=args.jobs_per_gpu,
-        timeout=args.slot_timeout, label=label,
+        args.gpu_slots or os.environ.get(DIR_ENV) or None, args.device,
+        gpus=args.gpus or os.environ.get(GPUS_ENV) or "auto", jobs_per_gpu=jobs,
+        timeout=_env_timeout(command) if args.slot_timeout is None else args.slot_timeout,
+        label=label,
     )  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -226,30 +227,47 @@ def test_selfdeblur_in_a_slot_records_it_in_its_info(dirs, tmp_path):
 # --- the workflow ---------------------------------------------------------------------------
 
 
-def shell_commands(output: str, command: str) -> list[str]:
-    return [line for line in output.splitlines() if f"python -m deblur {command} " in line]
+def test_the_workflow_environment_sets_the_options_per_command(monkeypatch):
+    env = gpu_slots.workflow_env("results/.gpu_slots", "auto", 2, {"train": 1800, "deblur": 600})
+    assert env == {
+        "DEBLUR_GPU_SLOTS": "results/.gpu_slots", "DEBLUR_GPUS": "auto",
+        "DEBLUR_JOBS_PER_GPU": "2", "DEBLUR_SLOT_TIMEOUT": "train=1800,deblur=600",
+    }  # fmt: skip
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert gpu_slots._env_timeout("train") == 1800 and gpu_slots._env_timeout("deblur") == 600
+    assert gpu_slots._env_timeout("selfdeblur") is None  # not given: wait
+    monkeypatch.setenv(gpu_slots.TIMEOUT_ENV, "90")
+    assert gpu_slots._env_timeout("selfdeblur") == 90
+    monkeypatch.setenv(gpu_slots.TIMEOUT_ENV, "train=soon")
+    with pytest.raises(DeblurError, match="DEBLUR_SLOT_TIMEOUT='train=soon'"):
+        gpu_slots._env_timeout("train")
 
 
-def test_local_gpu_jobs_take_slots_and_cluster_jobs_do_not(tmp_path):
+@pytest.mark.slow
+def test_a_local_run_takes_slots_and_slot_settings_never_rerun_a_job(tmp_path, monkeypatch):
+    """Local training jobs (device auto: GPU jobs; no CUDA here, so they train on the CPU) take
+    slots of two faked GPUs; other slot settings afterwards leave the finished jobs alone (the
+    settings are not params, which would make Snakemake retrain)."""
     from workflow_helpers import make_workdir, snakemake
 
-    wd = make_workdir(tmp_path)
-    (wd / "gpu.yaml").write_text("train: {device: auto}\n")  # inference stays on cpu
-    args = ("-n", "-p", "--configfile", "gpu.yaml", "--config", "gpus=3", "jobs_per_gpu=2")
-    local = snakemake(wd, *args).stdout
-    train = shell_commands(local, "train")
-    assert train and all(
-        "--gpu-slots results/.gpu_slots --gpus 3 --jobs-per-gpu 2 --slot-timeout 1800" in c
-        for c in train
-    )  # 1800 s: train.runtime, 30 minutes
-    deblur = shell_commands(local, "deblur")
-    assert deblur and not any("--gpu-slots" in c for c in deblur)  # a cpu job
-    # how a cluster executor (slurm, cluster-generic) runs each job inside its allocation: the
-    # scheduler's CUDA_VISIBLE_DEVICES stands (a dry run under the profile itself plans with
-    # the local dry-run executor, so it would still print the slot options)
-    remote = snakemake(wd, *args, "--mode", "remote").stdout
-    train = shell_commands(remote, "train")
-    assert train and not any("--gpu-slots" in c for c in train)
+    monkeypatch.setenv(gpu_slots.FAKE_COUNT_ENV, "2")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the jobs run this checkout's package
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    for key in gpu_slots.WORKFLOW_ENV:
+        monkeypatch.delenv(key, raising=False)
+    wd = make_workdir(tmp_path, "tiny.yaml")
+    (wd / "gpu.yaml").write_text("train: {device: auto}\n")
+    args = ("--until", "train_singan", "--configfile", "tiny.yaml", "gpu.yaml")
+    snakemake(wd, "--cores", "2", *args)
+    models = sorted((wd / "results/models").glob("*/*/model.json"))
+    assert len(models) == 3
+    for path in models:
+        meta = json.loads(path.read_text())
+        device = meta["cuda_visible_devices"]
+        assert device in ("0", "1") and meta["gpu_slot"] == f"results/.gpu_slots/gpu{device}-0.lock"
+    again = snakemake(wd, "-n", *args, "--config", "jobs_per_gpu=2", "gpus=1")
+    assert re.search(r"^total +0$", again.stdout, flags=re.M), again.stdout  # no job to run
 
 
 @pytest.mark.parametrize(("key", "value"), [("gpus", "0")])

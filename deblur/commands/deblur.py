@@ -145,7 +145,8 @@ def run(args):
         raise DeblurError(f"--sr-factor: {exc}") from None
     if args.max_output_pixels < 1:
         raise DeblurError(f"--max-output-pixels must be >= 1, got {args.max_output_pixels}")
-    gpu_slots.claim_from_args(args, label=f"deblur --out {args.out}")  # before CUDA is touched
+    # a GPU slot (when asked for) before anything touches CUDA
+    gpu_slots.claim_from_args(args, "deblur", label=f"deblur --out {args.out}")
     set_threads(args.threads)
     model = load_model(args.model, device=args.device)
     where = gpu_slots.device_record(model.device, prefix="deblur_")  # device, name, slot, ...

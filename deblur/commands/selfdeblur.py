@@ -124,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
     for out in outputs.values():
         if out is not None:
             check_output_file(out)
-    gpu_slots.claim_from_args(args, label=f"selfdeblur --out {args.out}")  # before CUDA
+    # a GPU slot (when asked for) before anything touches CUDA
+    gpu_slots.claim_from_args(args, "selfdeblur", label=f"selfdeblur --out {args.out}")
     set_threads(args.threads)
     device = resolve_device(args.device)
     blurry = read_rgb(args.image)

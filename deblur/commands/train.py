@@ -87,7 +87,8 @@ def add_arguments(parser):
 
 
 def run(args):
-    gpu_slots.claim_from_args(args, label=f"train --out {args.out}")  # before CUDA is touched
+    # a GPU slot (when asked for) before anything touches CUDA
+    gpu_slots.claim_from_args(args, "train", label=f"train --out {args.out}")
     import json
 
     from deblur.errors import DeblurError

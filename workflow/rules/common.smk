@@ -14,6 +14,7 @@ from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
 from deblur import __version__ as DEBLUR_VERSION
+from deblur import gpu_slots as GPU_SLOTS
 from deblur import outputs as OUT
 from deblur.baselines import KERNEL_KINDS, ORACLE_KINDS, parse_params
 from deblur.data import gopro, synthetic
@@ -441,22 +442,34 @@ def job_resources(section):
     )
 
 
-# the lock files of the run's GPU slots (deblur/gpu_slots.py)
-GPU_SLOT_DIR = "results/.gpu_slots"
+def set_gpu_slot_env():
+    """GPU jobs of a local run take GPU slots (deblur/gpu_slots.py): a GPU each, or a share.
 
-
-def gpu_slot_flags(section):
-    """The GPU slot options of a job class's command (a job then takes a GPU of its own).
-
-    None for cpu jobs, and none where a cluster scheduler runs the job: it assigns the GPU.
+    The settings reach their commands through the environment, not as params: Snakemake reruns
+    a job whose params changed, and where a job runs must not make it retrain. Jobs a cluster
+    runs (Snakemake runs each with --mode remote in its allocation) get none, also when the
+    submitting process's environment is passed on: the scheduler assigns their GPUs.
     """
-    c = config[section]
-    if c["device"] == "cpu" or workflow.remote_exec or not workflow.local_exec:
-        return ""
-    return (
-        f"--gpu-slots {GPU_SLOT_DIR} --gpus {config['gpus']}"
-        f" --jobs-per-gpu {config['jobs_per_gpu']} --slot-timeout {c['runtime'] * 60}"
+    for key in GPU_SLOTS.WORKFLOW_ENV:
+        os.environ.pop(key, None)
+    if workflow.remote_exec:
+        return
+    timeouts = {
+        command: config[section]["runtime"] * 60
+        for command, section in (
+            ("train", "train"),
+            ("deblur", "inference"),
+            ("selfdeblur", "selfdeblur"),
+        )
+    }
+    os.environ.update(
+        GPU_SLOTS.workflow_env(
+            "results/.gpu_slots", config["gpus"], config["jobs_per_gpu"], timeouts
+        )
     )
+
+
+set_gpu_slot_env()
 
 
 def model_dir(cfg, ref):

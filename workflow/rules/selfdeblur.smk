@@ -23,9 +23,8 @@ rule deblur_selfdeblur:
         checkpoint=lambda wildcards: selfdeblur_checkpoint(wildcards),
         device=config["selfdeblur"]["device"],
         seed=config["selfdeblur"]["seed"],
-        slots=lambda wildcards: gpu_slot_flags("selfdeblur"),
     shell:
         "python -m deblur selfdeblur --image {input.blurry:q} --out {output.image:q}"
         " --kernel-out {output.kernel:q} --info {output.info:q}"
         " --checkpoint {params.checkpoint:q} {params.flags} --device {params.device}"
-        " --seed {params.seed} --threads {threads} {params.slots} > {log:q} 2>&1"
+        " --seed {params.seed} --threads {threads} > {log:q} 2>&1"

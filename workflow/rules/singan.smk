@@ -24,7 +24,6 @@ rule train_singan:
         precision=config["train"]["precision"],
         compile="--compile" if config["train"]["compile"] else "",
         branch_max_channels=config["train"]["branch_max_channels"],
-        slots=lambda wildcards: gpu_slot_flags("train"),
     shell:
         # Snakemake deletes the log before a job: every run's output is appended to the
         # pyramid's own history, which the log then holds whole, so a rerun after a kill keeps
@@ -35,7 +34,7 @@ rule train_singan:
         "python -m deblur train --image {input.image:q} --out {params.out:q} {params.settings}"
         " --device {params.device} --seed {params.seed} --threads {threads}"
         " --precision {params.precision} {params.compile}"
-        " --branch-max-channels {params.branch_max_channels} --replace-other-run {params.slots}"
+        " --branch-max-channels {params.branch_max_channels} --replace-other-run"
         " 2>&1 | tee -a {params.history:q} >> {log:q}"
 
 
@@ -59,8 +58,7 @@ rule deblur_singan:
         flags=get_deblur_flags,
         device=config["inference"]["device"],
         seed=config["inference"]["seed"],
-        slots=lambda wildcards: gpu_slot_flags("inference"),
     shell:
         "python -m deblur deblur --model {params.model:q} --image {input.blurry:q} --out {output:q}"
         " {params.flags} --device {params.device} --seed {params.seed} --threads {threads}"
-        " {params.slots} > {log:q} 2>&1"
+        " > {log:q} 2>&1"
