@@ -3,6 +3,7 @@ and (opt-in here, always in CI via .ci/run) the real one-node SLURM test itself.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -187,7 +188,36 @@ def test_compare_ignores_only_timings(tmp_path, capsys):
     fake_results(tmp_path / "slurm")
     fake_results(tmp_path / "local", seconds=7.5)
     assert slurm_checks.main(["compare", str(tmp_path / "slurm"), str(tmp_path / "local")]) == 0
-    assert "ignoring timing columns ['train_seconds']" in capsys.readouterr().out
+    assert "ignoring timing/placement columns ['train_seconds']" in capsys.readouterr().out
+
+
+def fake_models(wd, *records):
+    for i, record in enumerate(records):
+        path = wd / "results/models/cfg" / f"ref{i}" / "model.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize(
+    "slurm, local, reason",
+    [
+        ({"cuda_visible_devices": "1", "gpu_slot": ""}, None, None),
+        ({"cuda_visible_devices": "1", "gpu_slot": "results/.gpu_slots/gpu1-0.lock"}, None,
+         "(SLURM)"),  # a slot under SLURM: the allocator did not step aside
+        ({"cuda_visible_devices": "", "gpu_slot": ""}, None, "(SLURM)"),  # no GPU from SLURM
+        (None, {"cuda_visible_devices": "", "gpu_slot": ""}, "(local)"),  # no slot locally
+        (None, {"cuda_visible_devices": "0", "gpu_slot": "results/.gpu_slots/gpu1-0.lock"},
+         "(local)"),  # another GPU than the slot's
+    ],
+)  # fmt: skip
+def test_devices_check(tmp_path, capsys, slurm, local, reason):
+    fake_models(tmp_path / "s", slurm or {"cuda_visible_devices": "0", "gpu_slot": ""})
+    good_local = {"cuda_visible_devices": "1", "gpu_slot": "results/.gpu_slots/gpu1-0.lock"}
+    fake_models(tmp_path / "l", local or good_local)
+    rc = slurm_checks.main(["devices", str(tmp_path / "s"), str(tmp_path / "l"), "2"])
+    assert rc == (0 if reason is None else 1)
+    if reason:
+        assert reason in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
