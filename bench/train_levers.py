@@ -25,7 +25,8 @@ from deblur.singan.config import SinGANConfig
 from deblur.singan.device import flush_denormals, set_threads
 from deblur.singan.models import Discriminator, Generator
 from deblur.singan.pyramid import build_pyramid, image_to_tensor, pyramid_sizes
-from deblur.singan.train import make_models, make_optimizers, prepare_scale, train_step
+from deblur.singan.step import train_step
+from deblur.singan.train import make_models, make_optimizers, prepare_scale
 
 LEVERS = {
     "reference": "the straightforward train_step (NCHW, autograd double backward, Adam loop)",

@@ -3,7 +3,7 @@
 Builds IMAGE's pyramid as ``python -m deblur train`` does and, scale by scale, times ``--niter``
 iterations of each variant from the same initial weights:
 
-- ``reference``: :func:`deblur.singan.train.train_step`, the straightforward iteration;
+- ``reference``: :func:`deblur.singan.step.train_step`, the straightforward iteration;
 - ``fast``: :class:`deblur.singan.fast.FastStep` (channels-last, same math), fp32;
 - ``bf16``: the same under bfloat16 autocast (``--precision bf16`` of the train command).
 
@@ -41,7 +41,8 @@ from deblur.singan.config import load_config
 from deblur.singan.device import flush_denormals, resolve_device, set_threads
 from deblur.singan.fast import FastStep, to_channels_last
 from deblur.singan.pyramid import build_pyramid, image_to_tensor, pyramid_sizes
-from deblur.singan.train import make_models, make_optimizers, prepare_scale, scale_seed, train_step
+from deblur.singan.step import train_step
+from deblur.singan.train import make_models, make_optimizers, prepare_scale, scale_seed
 
 # s/iter per scale (coarsest first) of the reference SinGAN measured for the issue: a 1280x720
 # GoPro frame, 8 scales, 2 threads, torch 2.13, fp32

@@ -6,7 +6,8 @@ import torch.nn as nn
 
 from deblur.singan.config import SinGANConfig
 from deblur.singan.models import Discriminator, Generator
-from deblur.singan.train import gradient_penalty, make_models
+from deblur.singan.step import gradient_penalty
+from deblur.singan.train import make_models
 
 CFG = SinGANConfig()
 

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from deblur.singan.config import SinGANConfig
-from deblur.singan.train import ScaleInputs, make_models, make_optimizers, train_step
+from deblur.singan.step import train_step
+from deblur.singan.train import ScaleInputs, make_models, make_optimizers
 
 CFG = SinGANConfig(nfc=8, max_nfc=8, niter=50)
 SIZE = (20, 26)

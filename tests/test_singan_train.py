@@ -19,11 +19,13 @@ from PIL import Image
 import deblur
 from deblur.errors import DeblurError
 from deblur.singan import fast as fast_module
+from deblur.singan import step as step_module
 from deblur.singan import train as train_module
 from deblur.singan.checkpoint import file_sha256, load_model, load_scale, scale_path
 from deblur.singan.generate import deblur_image, draw_prev
 from deblur.singan.pyramid import build_pyramid, image_to_tensor
-from deblur.singan.train import prepare_scale, train, train_step
+from deblur.singan.step import train_step
+from deblur.singan.train import prepare_scale, train
 
 # 40x30 image -> 5 scales 16x22 .. 30x40; channels 8, 8, 16, 16, 16 (carry-over and a change)
 TINY = dict(min_size=16, max_size=40, nfc=8, max_nfc=16, nfc_double_every=2)
@@ -262,12 +264,12 @@ def test_non_finite_loss_stops_with_scale_and_iteration(
     image, tmp_path, monkeypatch, reference_step
 ):
     # the optimized step (the default since the training-speed work) computes the penalty in
-    # fast.penalty_from_grad, the reference step in train.gradient_penalty: poison the one in use
+    # fast.penalty_from_grad, the reference step in step.gradient_penalty: poison the one in use
     def nan(*args):
         return torch.tensor(float("nan"))
 
     if reference_step:
-        monkeypatch.setattr(train_module, "gradient_penalty", nan)
+        monkeypatch.setattr(step_module, "gradient_penalty", nan)
     else:
         monkeypatch.setattr(fast_module, "penalty_from_grad", nan)
     with pytest.raises(DeblurError, match="diverged at scale 0, iteration 0"):

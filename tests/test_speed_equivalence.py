@@ -19,13 +19,8 @@ from deblur.singan import fast
 from deblur.singan.config import SinGANConfig
 from deblur.singan.generate import CoarseChain, draw_prev
 from deblur.singan.models import Generator
-from deblur.singan.train import (
-    ScaleInputs,
-    gradient_penalty,
-    make_models,
-    make_optimizers,
-    train_step,
-)
+from deblur.singan.step import gradient_penalty, train_step
+from deblur.singan.train import ScaleInputs, make_models, make_optimizers
 
 CFG = SinGANConfig(nfc=8, max_nfc=8, niter=20)
 SIZES = [(14, 18), (17, 22), (20, 26)]

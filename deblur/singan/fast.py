@@ -1,4 +1,4 @@
-"""The optimized training iteration: :func:`~deblur.singan.train.train_step`'s math, faster.
+"""The optimized training iteration: :func:`~deblur.singan.step.train_step`'s math, faster.
 
 What it does differently, none of which changes the math (only float rounding):
 
@@ -228,7 +228,8 @@ def generator_loss(
 
 
 class FastStep:
-    """The optimized iteration, called like :func:`~deblur.singan.train.train_step`.
+    """The optimized iteration, called like :func:`~deblur.singan.step.train_step` (a
+    :class:`~deblur.singan.step.Step`: channels-last, fused Adam).
 
     Same math and random numbers; returns the last (err_d, err_g, rec_loss), detached.
     ``G``, ``D`` and the tensors of ``inputs`` should be channels-last
@@ -262,9 +263,21 @@ class FastStep:
     ):
         self.critic_loss = torch.compile(critic_loss) if compile else critic_loss
         self.generator_loss = generator_loss
+        self.compile = compile
         self.precision = precision
         self.branch_max_channels = 0 if compile else branch_max_channels
         self._pair: BranchPair | None = None
+
+    memory_format = CHANNELS_LAST
+    fused_adam = True  # PyTorch's single-kernel Adam: the same update, float rounding aside
+
+    def prepare(self, G: Generator, D: Discriminator, inputs: ScaleInputs) -> None:
+        """Networks and the scale's tensors channels-last (:func:`to_channels_last`)."""
+        to_channels_last(G, D, inputs)
+
+    def settings(self) -> dict[str, object]:
+        """What ``model.json`` records: the step, compile, branch_max_channels."""
+        return dict(step="fast", compile=self.compile, branch_max_channels=self.branch_max_channels)
 
     def pair(self, device: torch.device, channels: int) -> BranchPair | None:
         """The branch runner for a scale of ``channels`` at the current thread count, or None

@@ -1,7 +1,7 @@
 """The per-iteration math of SinGAN training, written once.
 
 Both training steps build their losses from these functions: the readable reference step
-(:func:`deblur.singan.train.train_step`, autograd for the penalty's input gradient) and the
+(:func:`deblur.singan.step.train_step`, autograd for the penalty's input gradient) and the
 optimized one (:class:`deblur.singan.fast.FastStep`, the same gradient built explicitly). As in
 the reference SinGAN: a WGAN-GP critic (scores of the real and the fake image plus a gradient
 penalty on one random mix of them), and a generator trained on the adversarial loss plus

@@ -1,12 +1,13 @@
 """Training a SinGAN pyramid on one image, scale by scale (reference ``SinGAN/training.py``).
 
-Read top to bottom: :func:`train_step` is one readable iteration (WGAN-GP critic steps, then
-generator steps with the reconstruction loss; the losses themselves are
-:mod:`deblur.singan.losses`, shared with the optimized :class:`~deblur.singan.fast.FastStep`);
-:func:`train_scale` runs ``niter`` iterations of a step; :func:`fit_scale` trains one scale on
-top of the coarser ones; :func:`train` reads the image, builds the pyramid and fits every scale
-that is not finished yet, so re-running it after a kill resumes. The model directory's
-bookkeeping (identity, lock, ``model.json``) is :mod:`deblur.singan.rundir`.
+Read top to bottom: :func:`train_scale` runs ``niter`` iterations of a step (a
+:class:`~deblur.singan.step.Step`: the readable :func:`~deblur.singan.step.train_step` or the
+optimized :class:`~deblur.singan.fast.FastStep`, which carries its own layout, optimizer
+choice and precision; the losses themselves are :mod:`deblur.singan.losses`);
+:func:`fit_scale` trains one scale on top of the coarser ones; :func:`train` reads the image,
+builds the pyramid and fits every scale that is not finished yet, so re-running it after a kill
+resumes. The model directory's bookkeeping (identity, lock, ``model.json``) is
+:mod:`deblur.singan.rundir`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -33,21 +33,12 @@ from deblur.singan.checkpoint import (
 )
 from deblur.singan.config import SinGANConfig, load_config
 from deblur.singan.device import (
-    check_precision,
     flush_denormals,
     resolve_device,
     set_threads,
     warn_slow_bf16,
 )
-from deblur.singan.fast import BRANCH_MAX_CHANNELS, FastStep, to_channels_last
 from deblur.singan.generate import draw_noise
-from deblur.singan.losses import (
-    adversarial_loss,
-    critic_scores,
-    mix,
-    penalty_from_grad,
-    reconstruction_loss,
-)
 from deblur.singan.models import Discriminator, Generator
 from deblur.singan.pyramid import build_pyramid, image_to_tensor, pyramid_sizes
 from deblur.singan.rundir import (
@@ -59,6 +50,7 @@ from deblur.singan.rundir import (
     usable_scales,
 )
 from deblur.singan.scale_inputs import ScaleInputs, prepare_scale, scale_seed
+from deblur.singan.step import BRANCH_MAX_CHANNELS, Step, make_step
 
 log = logging.getLogger(__name__)
 
@@ -92,58 +84,6 @@ def make_optimizers(G: Generator, D: Discriminator, config: SinGANConfig, fused:
     return opt_g, opt_d, schedulers
 
 
-def gradient_penalty(
-    D: Discriminator, real: torch.Tensor, fake: torch.Tensor, weight: float
-) -> torch.Tensor:
-    """WGAN-GP with one mixing weight per image, the input gradient by autograd."""
-    a = torch.rand(1, 1, 1, 1, device=real.device)
-    x = mix(real, fake, a).requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
-    return penalty_from_grad(grad, weight)
-
-
-def train_step(
-    G: Generator,
-    D: Discriminator,
-    opt_g: torch.optim.Optimizer,
-    opt_d: torch.optim.Optimizer,
-    inputs: ScaleInputs,
-    config: SinGANConfig,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One training iteration; returns the last (err_d, err_g, rec_loss), detached.
-
-    As in the reference: one noise map per iteration; ``d_steps`` critic updates, each with a
-    fresh "rand" image from the coarser scales; then ``g_steps`` generator updates on the last
-    of those. The fake is regenerated in every G step (the reference reuses a stale graph,
-    which crashes on torch >= 1.5; detaching it instead would silently drop G's adversarial
-    gradient).
-    """
-    real = inputs.real
-    noise = inputs.noise_amp * draw_noise(real.shape[-2:], inputs.scale == 0, real.device)
-
-    for _ in range(config.d_steps):
-        prev = inputs.draw_prev()
-        with torch.no_grad():  # D's loss does not reach G
-            fake = G(noise, prev)
-        opt_d.zero_grad(set_to_none=True)
-        gp = gradient_penalty(D, real, fake, config.lambda_grad)
-        err_d = critic_scores(D, real, fake) + gp
-        err_d.backward()
-        opt_d.step()
-
-    rec_input = inputs.noise_amp * inputs.z_opt
-    for _ in range(config.g_steps):
-        opt_g.zero_grad(set_to_none=True)
-        err_g = adversarial_loss(D, G(noise, prev))
-        rec_loss = torch.zeros((), device=real.device)
-        if config.alpha > 0:
-            rec_loss = reconstruction_loss(G, rec_input, inputs.prev_rec, real, config.alpha)
-        (err_g + rec_loss).backward()
-        opt_g.step()
-
-    return err_d.detach(), err_g.detach(), rec_loss.detach()
-
-
 def train_scale(
     G: Generator,
     D: Discriminator,
@@ -151,17 +91,19 @@ def train_scale(
     config: SinGANConfig,
     progress: bool = True,
     desc: str = "",
-    step: Callable = train_step,
+    step: Step | None = None,
 ) -> dict:
     """Train one scale for ``config.niter`` iterations of ``step``; returns its train_log stats.
 
-    ``step`` is :func:`train_step` or the optimized :class:`~deblur.singan.fast.FastStep` (which
-    also carries the precision). Losses stay on the device: they are read (one host-device
-    sync) every ``LOG_EVERY`` iterations and at the end.
+    ``step`` is a :class:`~deblur.singan.step.Step` (default: the optimized one of
+    :func:`~deblur.singan.step.make_step`); its ``fused_adam`` picks the optimizers. ``G``,
+    ``D`` and ``inputs`` should already be in its layout (``step.prepare``). Losses stay on the
+    device: they are read (one host-device sync) every ``LOG_EVERY`` iterations and at the end.
 
     Raises DeblurError naming the scale and first iteration whose loss was NaN or infinite.
     """
-    opt_g, opt_d, schedulers = make_optimizers(G, D, config, fused=step is not train_step)
+    step = make_step() if step is None else step
+    opt_g, opt_d, schedulers = make_optimizers(G, D, config, fused=step.fused_adam)
     redraw_z_opt = inputs.scale == 0 and not config.fixed_z_opt
     device = inputs.real.device
     G.train()
@@ -216,19 +158,6 @@ class _Divergence:
             )
 
 
-def make_step(
-    reference_step: bool, precision: str, compile: bool, branch_max_channels: int
-) -> Callable:
-    """The iteration to train with: :func:`train_step`, or the optimized
-    :class:`~deblur.singan.fast.FastStep` (the default; it also carries the precision)."""
-    check_precision(precision)
-    if reference_step and precision != "fp32":
-        raise DeblurError("the reference step runs in fp32 only; drop --reference-step for bf16")
-    if branch_max_channels < 0:
-        raise DeblurError(f"--branch-max-channels must be >= 0, got {branch_max_channels}")
-    return train_step if reference_step else FastStep(compile, precision, branch_max_channels)
-
-
 def fit_scale(
     scale: int,
     reals: list[torch.Tensor],
@@ -236,7 +165,7 @@ def fit_scale(
     done: list[ScaleCheckpoint],
     generators: list[Generator],
     config: SinGANConfig,
-    step: Callable,
+    step: Step,
     run: dict,
     progress: bool,
 ) -> ScaleCheckpoint:
@@ -248,8 +177,7 @@ def fit_scale(
         scale, reals, sizes, generators,
         [c.noise_amp for c in done], [c.z_opt for c in done], config,
     )  # fmt: skip
-    if step is not train_step:
-        to_channels_last(G, D, inputs)
+    step.prepare(G, D, inputs)
     h, w = sizes[scale]
     desc = f"scale {scale}/{len(sizes) - 1} {h}x{w}"
     stats = train_scale(G, D, inputs, config, progress=progress, desc=desc, step=step)
@@ -313,8 +241,9 @@ def train(
     compile : bool
         Pass the critic loss through ``torch.compile`` (meant for CUDA; slower on CPU).
     reference_step : bool
-        Train with the straightforward :func:`train_step` instead of the optimized
-        :class:`~deblur.singan.fast.FastStep` (same math; for checks and benchmarks).
+        Train with the straightforward :class:`~deblur.singan.step.ReferenceStep` instead of
+        the optimized :class:`~deblur.singan.fast.FastStep` (same math; for checks and
+        benchmarks).
     branch_max_channels : int
         On CPU with 2+ threads, scales of at most this many channels run each step as two
         concurrent halves on half of the threads each (faster on narrow scales; 0 = never;
@@ -346,7 +275,7 @@ def train(
     image = read_rgb(image_path)
     height, width = image.shape[:2]
     sizes, factor = pyramid_sizes(height, width, config, name=str(image_path))
-    run = run_identity(config, seed, image_path, precision)
+    run = run_identity(config, seed, image_path, step.precision)
 
     # held until training ends; a second trainer on this directory is refused
     with open_model_dir(out_dir):
@@ -365,12 +294,11 @@ def train(
             log.info("%s: resuming at scale %d of %d", out_dir, len(done), len(sizes))
 
         reals = build_pyramid(image_to_tensor(image, device), sizes)
+
         # frozen coarser generators, in the layout the step runs in (a resumed run must compute
         # exactly what an uninterrupted one did)
-        memory_format = torch.contiguous_format if reference_step else torch.channels_last
-
         def frozen(ckpt: ScaleCheckpoint) -> Generator:
-            return build_generator(ckpt, config, device).to(memory_format=memory_format)
+            return build_generator(ckpt, config, device).to(memory_format=step.memory_format)
 
         generators = [frozen(c) for c in done]
         with flush_denormals(device):
@@ -382,14 +310,11 @@ def train(
                 write_train_log(out_dir, done)
                 generators.append(frozen(ckpt))
 
-        settings = dict(
-            step="reference" if reference_step else "fast",
-            compile=compile,
-            branch_max_channels=branch_max_channels,
-        )
         write_model_json(
             out_dir,
-            model_info(run, settings, device, image_path, (height, width), sizes, factor, done),
+            model_info(
+                run, step.settings(), device, image_path, (height, width), sizes, factor, done
+            ),
         )
         log.info("%s: trained %d scales", out_dir, len(sizes))
         return out_dir
