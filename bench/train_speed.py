@@ -39,10 +39,11 @@ from deblur.data.imageio import read_rgb
 from deblur.singan.checkpoint import ScaleCheckpoint, build_generator
 from deblur.singan.config import load_config
 from deblur.singan.device import flush_denormals, resolve_device, set_threads
+from deblur.singan.draws import scale_seed
 from deblur.singan.fast import FastStep, to_channels_last
 from deblur.singan.pyramid import build_pyramid, image_to_tensor, pyramid_sizes
 from deblur.singan.step import train_step
-from deblur.singan.train import make_models, make_optimizers, prepare_scale, scale_seed
+from deblur.singan.train import make_models, make_optimizers, prepare_scale
 
 # s/iter per scale (coarsest first) of the reference SinGAN measured for the issue: a 1280x720
 # GoPro frame, 8 scales, 2 threads, torch 2.13, fp32

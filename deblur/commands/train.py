@@ -1,13 +1,18 @@
-"""Train a SinGAN pyramid on one sharp image.
+"""Train a SinGAN pyramid on one sharp image, or on several same-size images as one batch.
 
 Writes DIR/scale_NN.pt after every finished scale, DIR/train_log.tsv (one row per scale) and,
 last, DIR/model.json (the "finished" marker). Re-running the same command after a kill resumes
 at the first unfinished scale; a directory written with another config, seed or image is refused.
 
+Give --image and --out several times (pairs, in order) to train N images of the same size at
+once as one grouped model (the same math as N single runs; meant for GPUs, docs/gpu.md):
+every image gets its own directory with the files of a single run; finished ones are skipped.
+
 Example:
   python -m deblur train --image sharp.png --out models/pair1 --config singan.yaml --seed 0
   python -m deblur train --image sharp.png --out models/quick --set niter=200 --set max_size=128
   python -m deblur train --image sharp.png --out models/pair1_bf16 --precision bf16
+  python -m deblur train --image a.png --out models/a --image b.png --out models/b --device cuda
 """
 
 from __future__ import annotations
@@ -17,14 +22,19 @@ import sys
 from deblur import gpu_slots
 from deblur.commands.seeds import seed_arg
 
-HELP = "train a SinGAN pyramid on one sharp image (resumes after a kill)"
+HELP = "train a SinGAN pyramid on a sharp image, or on N same-size images at once (resumes)"
 
 
 def add_arguments(parser):
     parser.add_argument(
-        "--image", required=True, help="training (sharp) image, any RGB/gray PNG/JPEG"
-    )
-    parser.add_argument("--out", required=True, metavar="DIR", help="model directory to write")
+        "--image", required=True, action="append",
+        help="training (sharp) image, any RGB/gray PNG/JPEG; repeat (each with its --out) to "
+        "train several images of the same size as one batch",
+    )  # fmt: skip
+    parser.add_argument(
+        "--out", required=True, action="append", metavar="DIR",
+        help="model directory to write, one per --image, in the same order",
+    )  # fmt: skip
     parser.add_argument(
         "--config",
         metavar="FILE",
@@ -62,6 +72,12 @@ def add_arguments(parser):
         "kernel launches; measured slower on CPU); compiles once per scale",
     )  # fmt: skip
     parser.add_argument(
+        "--tf32", action="store_true",
+        help="on CUDA, let float32 convolutions and matrix products use TF32 (faster on Ampere "
+        "and later GPUs, 10-bit mantissas); recorded in model.json; no effect on CPU "
+        "(default: off, fp32 is float32)",
+    )  # fmt: skip
+    parser.add_argument(
         "--branch-max-channels", type=int, metavar="N",
         help="on CPU with 2+ threads, scales of at most N channels run each step's two "
         "independent halves at once, each on half of the threads (faster on narrow scales, "
@@ -88,13 +104,13 @@ def add_arguments(parser):
 
 def run(args):
     # a GPU slot (when asked for) before anything touches CUDA
-    gpu_slots.claim_from_args(args, "train", label=f"train --out {args.out}")
+    gpu_slots.claim_from_args(args, "train", label=f"train --out {' '.join(args.out)}")
     import json
 
     from deblur.errors import DeblurError
     from deblur.singan.config import load_config, parse_overrides
     from deblur.singan.fast import BRANCH_MAX_CHANNELS
-    from deblur.singan.train import train
+    from deblur.singan.train import train_batch
 
     config = load_config(args.config)
     if args.settings_json is not None:
@@ -110,11 +126,11 @@ def run(args):
         config = load_config({**config.to_dict(), **overrides}, origin="--set")
     progress = args.progress or sys.stderr.isatty()
     branches = args.branch_max_channels
-    train(
+    train_batch(
         args.image, args.out, config=config, device=args.device, seed=args.seed,
         threads=args.threads, progress=progress, precision=args.precision,
         compile=args.compile, reference_step=args.reference_step,
         branch_max_channels=BRANCH_MAX_CHANNELS if branches is None else branches,
-        replace_other_run=args.replace_other_run,
+        replace_other_run=args.replace_other_run, tf32=args.tf32,
     )  # fmt: skip
     return 0

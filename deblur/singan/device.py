@@ -76,6 +76,42 @@ def denormals_flushed() -> bool:
     return _flushing
 
 
+@contextlib.contextmanager
+def cuda_settings(device: torch.device, tf32: bool) -> Iterator[None]:
+    """On CUDA, inside the block: ``cudnn.benchmark`` on (a scale's shapes stay fixed for all
+    its iterations, so timing the algorithms once pays) and TF32 for float32 convolutions and
+    matrix products exactly as ``tf32`` says (torch's own default allows it for convolutions,
+    which would make "fp32" runs TF32 without saying so). The previous settings are restored
+    afterwards. Nothing changes on CPU."""
+    if device.type != "cuda":
+        yield
+        return
+    backends = torch.backends
+    saved = (backends.cudnn.benchmark, backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32)
+    backends.cudnn.benchmark = True
+    backends.cudnn.allow_tf32 = tf32
+    backends.cuda.matmul.allow_tf32 = tf32
+    try:
+        yield
+    finally:
+        (backends.cudnn.benchmark, backends.cudnn.allow_tf32,
+         backends.cuda.matmul.allow_tf32) = saved  # fmt: skip
+
+
+def accelerator_info(device: torch.device, tf32: bool) -> dict[str, object]:
+    """What ``model.json`` records about the arithmetic: TF32 (in effect on CUDA only), and
+    on CUDA the GPU's name, the CUDA and cuDNN versions and ``cudnn.benchmark``."""
+    if device.type != "cuda":
+        return dict(tf32=False, gpu=None, cuda_version=None, cudnn_version=None)
+    return dict(
+        tf32=tf32,
+        gpu=torch.cuda.get_device_name(device),
+        cuda_version=torch.version.cuda,
+        cudnn_version=torch.backends.cudnn.version(),
+        cudnn_benchmark=True,
+    )
+
+
 def check_precision(precision: str) -> str:
     """``precision`` if it is one of :data:`PRECISIONS`, else a DeblurError listing them."""
     if precision not in PRECISIONS:

@@ -37,13 +37,14 @@ import torch.nn.functional as F
 from deblur.singan.branches import BranchPair, RunningCopies
 from deblur.singan.config import SinGANConfig
 from deblur.singan.device import autocast
-from deblur.singan.generate import draw_noise
 from deblur.singan.losses import (
     adversarial_loss,
     critic_scores,
     mix,
+    no_loss,
     penalty_from_grad,
     reconstruction_loss,
+    total,
 )
 from deblur.singan.models import Discriminator, Generator
 from deblur.singan.scale_inputs import ScaleInputs
@@ -149,13 +150,13 @@ def critic_input_grad(D: Discriminator, layers) -> torch.Tensor:
     slope = D.body[2].negative_slope
     a_last, w = layers[-1][2], D.tail.weight
     ones = a_last.new_ones(
-        1, 1, a_last.shape[-2] - w.shape[-2] + 1, a_last.shape[-1] - w.shape[-1] + 1
+        1, D.images, a_last.shape[-2] - w.shape[-2] + 1, a_last.shape[-1] - w.shape[-1] + 1
     )
-    grad = F.conv_transpose2d(ones, w)
+    grad = F.conv_transpose2d(ones, w, groups=D.tail.groups)
     for conv, bn, a, h, mean, invstd in reversed(layers):
         grad = torch.ops.aten.leaky_relu_backward(nhwc(grad), h, slope, True)
         grad = BatchNormInputGrad.apply(grad, a, bn.weight, mean, invstd, bn.eps)
-        grad = F.conv_transpose2d(grad, conv.weight)
+        grad = F.conv_transpose2d(grad, conv.weight, groups=conv.groups)
     return grad
 
 
@@ -185,7 +186,7 @@ def draw_randoms(inputs: ScaleInputs, d_steps: int, device) -> tuple[list, list[
             sources.append(inputs.draw_prev())
         else:
             sources.append(inputs.coarser.draw_noise(device))
-        alphas.append(torch.rand(1, 1, 1, 1, device=device))
+        alphas.append(inputs.draws.mix_weight(device))
     return sources, alphas
 
 
@@ -200,7 +201,8 @@ def critic_penalty(D: Discriminator, real, fake, alpha, weight: float, running=N
     """The WGAN-GP term on the ``alpha`` mix of ``real`` and ``fake`` (``running``: see
     :func:`critic_activations`)."""
     mixed = nhwc(mix(real, fake, alpha))
-    return penalty_from_grad(critic_input_grad(D, critic_activations(D, mixed, running)), weight)
+    grad = critic_input_grad(D, critic_activations(D, mixed, running))
+    return penalty_from_grad(grad, weight, D.images)
 
 
 def critic_loss(
@@ -223,7 +225,7 @@ def generator_loss(
     """(adversarial loss of ``fake``, ``alpha`` * reconstruction MSE)."""
     err_g = adversarial_loss(D, fake)
     if alpha == 0:
-        return err_g, torch.zeros((), device=real.device)
+        return err_g, no_loss(D.images, real.device)
     return err_g, reconstruction_loss(G, rec_input, prev_rec, real, alpha)
 
 
@@ -300,7 +302,8 @@ class FastStep:
         inputs: ScaleInputs,
         config: SinGANConfig,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        pair = self.pair(inputs.real.device, config.channels(inputs.scale))
+        # the kernels' width decides: a batch's are N times wider
+        pair = self.pair(inputs.real.device, config.channels(inputs.scale) * inputs.images)
         with pair.split() if pair else contextlib.nullcontext():
             return self._iteration(G, D, opt_g, opt_d, inputs, config, pair)
 
@@ -311,7 +314,8 @@ class FastStep:
         def forward():
             return autocast(device, self.precision)
 
-        noise = nhwc(inputs.noise_amp * draw_noise(real.shape[-2:], inputs.scale == 0, device))
+        noise = inputs.draws.noise(real.shape[-2:], inputs.scale == 0, device)
+        noise = nhwc(inputs.noise_amp * noise)
         with forward():
             sources, alphas = draw_randoms(inputs, config.d_steps, device)
         rec_input = nhwc(inputs.noise_amp * inputs.z_opt)
@@ -335,7 +339,7 @@ class FastStep:
             if pair is None:
                 with forward():
                     err_d = self.critic_loss(D, real, prev_fake, alpha, config.lambda_grad)
-                err_d.backward()
+                total(err_d).backward()
             else:
                 err_d = critic_step_in_branches(
                     pair, forward, D, real, prev_fake, alpha, config.lambda_grad
@@ -353,7 +357,7 @@ class FastStep:
                         err_g, rec_loss = self.generator_loss(
                             G, D, fake, rec_input, inputs.prev_rec, real, config.alpha
                         )
-                    (err_g + rec_loss).backward()
+                    total(err_g + rec_loss).backward()
                 else:
                     err_g, rec_loss = generator_step_in_branches(
                         pair, forward, G, D, fake if step == 0 else None, (noise, prev),
@@ -381,7 +385,7 @@ def _loss_and_grads(loss_fn, forward, params: list[torch.Tensor]):
     """(loss, d loss / d params) with unused parameters' gradients as zeros."""
     with forward():
         loss = loss_fn()
-    grads = torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True)
+    grads = torch.autograd.grad(total(loss), params, allow_unused=True, materialize_grads=True)
     return loss.detach(), grads
 
 

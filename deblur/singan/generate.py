@@ -90,13 +90,19 @@ class CoarseChain:
     """
 
     generators: list[Generator]
-    noise_amps: list[float]
+    noise_amps: list  # floats, or per-image (1, 3N, 1, 1) tensors for grouped generators
     sizes: list[tuple[int, int]]  # of all scales up to at least the one being trained
+    draws: object = None  # training: a deblur.singan.draws.BatchDraws (None: draw_noise)
 
     def draw_noise(
         self, device: torch.device | str, generator: torch.Generator | None = None
     ) -> list[torch.Tensor]:
         """One "rand" image's noise, coarsest scale first (nothing at scale 0)."""
+        if self.draws is not None and generator is None:
+            return [
+                self.draws.noise(self.sizes[k], k == 0, device)
+                for k in range(len(self.generators))
+            ]
         return [
             draw_noise(self.sizes[k], coarsest=k == 0, device=device, generator=generator)
             for k in range(len(self.generators))
@@ -106,7 +112,8 @@ class CoarseChain:
     def run(self, noises: Sequence[Sequence[torch.Tensor]]) -> torch.Tensor:
         """The previous images (B, 3, h, w) made from B lists of :meth:`draw_noise` output."""
         params = next(self.generators[0].parameters()) if self.generators else torch.zeros(())
-        x = params.new_zeros(len(noises), IMAGE_CHANNELS, *self.sizes[0])
+        images = self.generators[0].images if self.generators else 1
+        x = params.new_zeros(len(noises), IMAGE_CHANNELS * images, *self.sizes[0])
         for k, G in enumerate(self.generators):
             z = noises[0][k] if len(noises) == 1 else torch.cat([zs[k] for zs in noises])
             x = G(self.noise_amps[k] * z, x)

@@ -4,6 +4,11 @@ Both are ``num_layer`` convolutions without padding: ``num_layer - 1`` blocks of
 Conv -> BatchNorm -> LeakyReLU and a final Conv (to RGB + tanh in G, to 1 channel in D). All
 hidden layers have the scale's channel count (the reference's ``nfc`` and ``min_nfc`` follow the
 same schedule, so its per-layer halving never applies).
+
+``images=N`` builds N such networks as one grouped network (batched training,
+:mod:`deblur.singan.grouped`): inputs and outputs hold the N images' channels side by side
+(``(1, 3N, h, w)``), every convolution has ``groups=N`` and BatchNorm runs over the ``N x C``
+hidden channels, so each image's outputs depend on its own weights and inputs only.
 """
 
 from __future__ import annotations
@@ -17,14 +22,15 @@ from deblur.singan.config import SinGANConfig
 IMAGE_CHANNELS = 3
 
 
-def conv_body(config: SinGANConfig, channels: int) -> nn.Sequential:
-    """Head and body blocks shared by G and D: (num_layer - 1) x Conv -> BN -> LeakyReLU."""
+def conv_body(config: SinGANConfig, channels: int, images: int = 1) -> nn.Sequential:
+    """Head and body blocks shared by G and D: (num_layer - 1) x Conv -> BN -> LeakyReLU
+    (``images`` networks side by side: grouped convolutions)."""
     layers = []
     c_in = IMAGE_CHANNELS
     for _ in range(config.num_layer - 1):
         layers += [
-            nn.Conv2d(c_in, channels, config.ker_size),
-            nn.BatchNorm2d(channels),
+            nn.Conv2d(c_in * images, channels * images, config.ker_size, groups=images),
+            nn.BatchNorm2d(channels * images),
             nn.LeakyReLU(config.leaky_slope, inplace=True),  # as the reference: a pass less
         ]
         c_in = channels
@@ -53,11 +59,13 @@ class Generator(nn.Module):
     makes the unpadded convolutions return exactly that size.
     """
 
-    def __init__(self, config: SinGANConfig, channels: int):
+    def __init__(self, config: SinGANConfig, channels: int, images: int = 1):
         super().__init__()
         self.pad = config.pad
-        self.body = conv_body(config, channels)
-        self.tail = nn.Sequential(nn.Conv2d(channels, IMAGE_CHANNELS, config.ker_size), nn.Tanh())
+        self.images = images
+        self.body = conv_body(config, channels, images)
+        tail = nn.Conv2d(channels * images, IMAGE_CHANNELS * images, config.ker_size, groups=images)
+        self.tail = nn.Sequential(tail, nn.Tanh())
         init_weights(self, config.init_std)
 
     def forward(self, z: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
@@ -68,10 +76,11 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """Patch critic (WGAN): a score map of size (h - 2 pad, w - 2 pad), one per 11x11 patch."""
 
-    def __init__(self, config: SinGANConfig, channels: int):
+    def __init__(self, config: SinGANConfig, channels: int, images: int = 1):
         super().__init__()
-        self.body = conv_body(config, channels)
-        self.tail = nn.Conv2d(channels, 1, config.ker_size)
+        self.images = images
+        self.body = conv_body(config, channels, images)
+        self.tail = nn.Conv2d(channels * images, images, config.ker_size, groups=images)
         init_weights(self, config.init_std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -27,13 +27,14 @@ from deblur.errors import DeblurError
 from deblur.singan.config import SinGANConfig
 from deblur.singan.device import check_precision
 from deblur.singan.fast import BRANCH_MAX_CHANNELS, FastStep
-from deblur.singan.generate import draw_noise
 from deblur.singan.losses import (
     adversarial_loss,
     critic_scores,
     mix,
+    no_loss,
     penalty_from_grad,
     reconstruction_loss,
+    total,
 )
 from deblur.singan.models import Discriminator, Generator
 from deblur.singan.scale_inputs import ScaleInputs
@@ -66,13 +67,19 @@ class Step(Protocol):
 
 
 def gradient_penalty(
-    D: Discriminator, real: torch.Tensor, fake: torch.Tensor, weight: float
+    D: Discriminator,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    weight: float,
+    alpha: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """WGAN-GP with one mixing weight per image, the input gradient by autograd."""
-    a = torch.rand(1, 1, 1, 1, device=real.device)
+    """WGAN-GP with one mixing weight per image (``alpha``; drawn here if None), the input
+    gradient by autograd (of the sum of all images' scores: each image's part of it is its
+    own gradient, the networks being block-diagonal)."""
+    a = torch.rand(1, 1, 1, 1, device=real.device) if alpha is None else alpha
     x = mix(real, fake, a).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
-    return penalty_from_grad(grad, weight)
+    return penalty_from_grad(grad, weight, D.images)
 
 
 def train_step(
@@ -83,7 +90,8 @@ def train_step(
     inputs: ScaleInputs,
     config: SinGANConfig,
 ) -> Losses:
-    """One training iteration; returns the last (err_d, err_g, rec_loss), detached.
+    """One training iteration; returns the last (err_d, err_g, rec_loss), detached (scalars,
+    or one value per image for a batch).
 
     As in the reference: one noise map per iteration; ``d_steps`` critic updates, each with a
     fresh "rand" image from the coarser scales; then ``g_steps`` generator updates on the last
@@ -92,26 +100,27 @@ def train_step(
     gradient).
     """
     real = inputs.real
-    noise = inputs.noise_amp * draw_noise(real.shape[-2:], inputs.scale == 0, real.device)
+    noise = inputs.noise_amp * inputs.draws.noise(real.shape[-2:], inputs.scale == 0, real.device)
 
     for _ in range(config.d_steps):
         prev = inputs.draw_prev()
         with torch.no_grad():  # D's loss does not reach G
             fake = G(noise, prev)
         opt_d.zero_grad(set_to_none=True)
-        gp = gradient_penalty(D, real, fake, config.lambda_grad)
+        alpha = inputs.draws.mix_weight(real.device)
+        gp = gradient_penalty(D, real, fake, config.lambda_grad, alpha)
         err_d = critic_scores(D, real, fake) + gp
-        err_d.backward()
+        total(err_d).backward()
         opt_d.step()
 
     rec_input = inputs.noise_amp * inputs.z_opt
     for _ in range(config.g_steps):
         opt_g.zero_grad(set_to_none=True)
         err_g = adversarial_loss(D, G(noise, prev))
-        rec_loss = torch.zeros((), device=real.device)
+        rec_loss = no_loss(inputs.images, real.device)
         if config.alpha > 0:
             rec_loss = reconstruction_loss(G, rec_input, inputs.prev_rec, real, config.alpha)
-        (err_g + rec_loss).backward()
+        total(err_g + rec_loss).backward()
         opt_g.step()
 
     return err_d.detach(), err_g.detach(), rec_loss.detach()
