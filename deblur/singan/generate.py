@@ -100,8 +100,7 @@ class CoarseChain:
         """One "rand" image's noise, coarsest scale first (nothing at scale 0)."""
         if self.draws is not None and generator is None:
             return [
-                self.draws.noise(self.sizes[k], k == 0, device)
-                for k in range(len(self.generators))
+                self.draws.noise(self.sizes[k], k == 0, device) for k in range(len(self.generators))
             ]
         return [
             draw_noise(self.sizes[k], coarsest=k == 0, device=device, generator=generator)

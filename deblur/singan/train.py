@@ -495,9 +495,7 @@ def train_batch(
             )
         pyramid = pyramid or (sizes, factor, image_path)
         run = run_identity(config, seed, image_path, step.precision)
-        members.append(
-            Member(str(image_path), [], sizes, [], run, out_dir, image, (height, width))
-        )
+        members.append(Member(str(image_path), [], sizes, [], run, out_dir, image, (height, width)))
     sizes, factor, _ = pyramid
     batch = dict(
         size=len(members), images=[m.name for m in members],
