@@ -40,6 +40,7 @@ from deblur.singan.device import autocast
 from deblur.singan.losses import (
     adversarial_loss,
     critic_scores,
+    images_of,
     mix,
     no_loss,
     penalty_from_grad,
@@ -50,6 +51,7 @@ from deblur.singan.models import Discriminator, Generator
 from deblur.singan.scale_inputs import ScaleInputs
 
 CHANNELS_LAST = torch.channels_last
+COMPILE_BACKEND = "inductor"  # torch.compile's backend for compile=True
 # widest scale whose steps run as two concurrent halves by default (docs/speed.md, "Training speed")
 BRANCH_MAX_CHANNELS = 32
 
@@ -202,7 +204,7 @@ def critic_penalty(D: Discriminator, real, fake, alpha, weight: float, running=N
     :func:`critic_activations`)."""
     mixed = nhwc(mix(real, fake, alpha))
     grad = critic_input_grad(D, critic_activations(D, mixed, running))
-    return penalty_from_grad(grad, weight, D.images)
+    return penalty_from_grad(grad, weight, images_of(real))
 
 
 def critic_loss(
@@ -225,7 +227,7 @@ def generator_loss(
     """(adversarial loss of ``fake``, ``alpha`` * reconstruction MSE)."""
     err_g = adversarial_loss(D, fake)
     if alpha == 0:
-        return err_g, no_loss(D.images, real.device)
+        return err_g, no_loss(images_of(real), real.device)
     return err_g, reconstruction_loss(G, rec_input, prev_rec, real, alpha)
 
 
@@ -241,8 +243,9 @@ class FastStep:
     per pass: autocast caches the bf16 copy of each weight until its region ends, so a region
     spanning an optimizer step would keep computing with the weights from before the step.
     With ``compile=True`` the critic loss (three of D's passes and the penalty's double
-    backward, most of an iteration's kernel launches) goes through ``torch.compile``: fewer
-    launches on CUDA; on CPU it measured slower, see docs/speed.md. The generator loss stays
+    backward, most of an iteration's kernel launches) goes through ``torch.compile``, once
+    per scale with static shapes (:meth:`compile_for_scale`): fewer launches on CUDA; on CPU
+    it measured slower, see docs/speed.md. The generator loss stays
     eager: compiled, its BatchNorm running-statistics update bumps the version of tensors the
     eager fake's graph saved, and the backward refuses to run.
 
@@ -263,7 +266,7 @@ class FastStep:
         precision: str = "fp32",
         branch_max_channels: int = BRANCH_MAX_CHANNELS,
     ):
-        self.critic_loss = torch.compile(critic_loss) if compile else critic_loss
+        self.critic_loss = critic_loss  # compiled per scale in prepare() when compile is set
         self.generator_loss = generator_loss
         self.compile = compile
         self.precision = precision
@@ -274,8 +277,21 @@ class FastStep:
     fused_adam = True  # PyTorch's single-kernel Adam: the same update, float rounding aside
 
     def prepare(self, G: Generator, D: Discriminator, inputs: ScaleInputs) -> None:
-        """Networks and the scale's tensors channels-last (:func:`to_channels_last`)."""
+        """Networks and the scale's tensors channels-last (:func:`to_channels_last`); with
+        ``compile``, a fresh compiled critic loss for the scale (:meth:`compile_for_scale`)."""
         to_channels_last(G, D, inputs)
+        if self.compile:
+            self.compile_for_scale()
+
+    def compile_for_scale(self) -> None:
+        """Compile the critic loss anew, for static shapes: a scale's shapes never change
+        during its iterations, so each scale gets one specialised graph. Dynamo's caches are
+        cleared first (``torch.compiler.reset``): reused across scales, every new shape would
+        add an entry to the same function's cache, and past ``recompile_limit`` entries
+        (8 by default; a paper-size pyramid has 8 scales, a batch adds none) Dynamo would
+        silently run it eagerly."""
+        torch.compiler.reset()
+        self.critic_loss = torch.compile(critic_loss, dynamic=False, backend=COMPILE_BACKEND)
 
     def settings(self) -> dict[str, object]:
         """What ``model.json`` records: the step, compile, branch_max_channels."""

@@ -19,7 +19,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from deblur.singan.models import Discriminator, Generator
+from deblur.singan.models import IMAGE_CHANNELS, Discriminator, Generator
+
+
+def images_of(x: torch.Tensor) -> int:
+    """How many images a ``(B, 3N, h, w)`` tensor holds side by side."""
+    return x.shape[1] // IMAGE_CHANNELS
 
 
 def image_means(x: torch.Tensor, images: int) -> torch.Tensor:
@@ -56,12 +61,13 @@ def penalty_from_grad(grad: torch.Tensor, weight: float, images: int = 1) -> tor
 
 def critic_scores(D: Discriminator, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """``-mean D(real) + mean D(fake)``, real first (the reference's running-statistics order)."""
-    return -image_means(D(real), D.images) + image_means(D(fake), D.images)
+    images = images_of(real)
+    return -image_means(D(real), images) + image_means(D(fake), images)
 
 
 def adversarial_loss(D: Discriminator, fake: torch.Tensor) -> torch.Tensor:
     """The generator's WGAN loss ``-mean D(fake)``."""
-    return -image_means(D(fake), D.images)
+    return -image_means(D(fake), images_of(fake))
 
 
 def reconstruction_loss(
@@ -72,6 +78,7 @@ def reconstruction_loss(
     alpha: float,
 ) -> torch.Tensor:
     """``alpha`` * MSE of G's reconstruction of ``real`` from ``rec_input`` and ``prev_rec``."""
-    if G.images == 1:
+    images = images_of(real)
+    if images == 1:
         return alpha * F.mse_loss(G(rec_input, prev_rec), real)
-    return alpha * image_means((G(rec_input, prev_rec) - real) ** 2, G.images)
+    return alpha * image_means((G(rec_input, prev_rec) - real) ** 2, images)

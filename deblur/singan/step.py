@@ -30,6 +30,7 @@ from deblur.singan.fast import BRANCH_MAX_CHANNELS, FastStep
 from deblur.singan.losses import (
     adversarial_loss,
     critic_scores,
+    images_of,
     mix,
     no_loss,
     penalty_from_grad,
@@ -79,7 +80,7 @@ def gradient_penalty(
     a = torch.rand(1, 1, 1, 1, device=real.device) if alpha is None else alpha
     x = mix(real, fake, a).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
-    return penalty_from_grad(grad, weight, D.images)
+    return penalty_from_grad(grad, weight, images_of(real))
 
 
 def train_step(

@@ -23,6 +23,7 @@ rule train_singan:
         seed=config["train"]["seed"],
         precision=config["train"]["precision"],
         compile="--compile" if config["train"]["compile"] else "",
+        tf32="--tf32" if config["train"]["tf32"] else "",
         branch_max_channels=config["train"]["branch_max_channels"],
     shell:
         # Snakemake deletes the log before a job: every run's output is appended to the
@@ -33,7 +34,7 @@ rule train_singan:
         ' scales ==" >> {params.history:q}; cat {params.history:q} > {log:q}; '
         "python -m deblur train --image {input.image:q} --out {params.out:q} {params.settings}"
         " --device {params.device} --seed {params.seed} --threads {threads}"
-        " --precision {params.precision} {params.compile}"
+        " --precision {params.precision} {params.compile} {params.tf32}"
         " --branch-max-channels {params.branch_max_channels} --replace-other-run"
         " 2>&1 | tee -a {params.history:q} >> {log:q}"
 
