@@ -9,7 +9,8 @@ ops excluded; fused Adam counted as one launch per parameter group), and the con
     max(FLOPs / (peak x efficiency), launches x launch cost)
 
 (a GPU overlaps kernel execution with the CPU issuing launches, so the slower of the two
-bounds the iteration) and summed over scales x niter.
+bounds the iteration) and summed over scales x niter. ``--batch N`` counts one iteration of N
+images trained as one grouped model (batched training): the same launches, N times the FLOPs.
 
     python bench/gpu_estimate.py ../shared/data/gopro_mini/test/flower/sharp/000001.png \\
         --peak-tflops 19.5 --efficiency 0.5 --launch-us 8
@@ -21,15 +22,18 @@ import argparse
 import functools
 from collections import Counter
 
+import torch
 from torch.utils._python_dispatch import TorchDispatchMode
-from train_levers import scale_state  # bench/ is on sys.path when run as a script
+from train_batch import fake_done  # bench/ is on sys.path when run as a script
+from train_levers import scale_state
 from train_speed import count_flops
 
 from deblur.data.imageio import read_rgb
 from deblur.singan import fast
 from deblur.singan.config import load_config
+from deblur.singan.draws import BatchDraws
 from deblur.singan.pyramid import build_pyramid, image_to_tensor, pyramid_sizes
-from deblur.singan.train import make_optimizers
+from deblur.singan.train import Member, make_optimizers, scale_setup
 
 # ops that only create views or read metadata: no kernel on a GPU
 NO_KERNEL = {
@@ -56,13 +60,30 @@ class LaunchCounter(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def iteration(scale, reals, sizes, config):
-    """(step, its arguments) for one iteration at ``scale`` (random coarser generators)."""
+def iteration(scale, reals, sizes, config, batch=1):
+    """(step, its arguments) for one iteration at ``scale`` (random coarser generators), of
+    one image or of a batch of ``batch`` (the grouped model of batched training)."""
+    if batch > 1:
+        return batched_iteration(scale, reals, sizes, config, batch)
     G, D, inputs = scale_state(scale, reals, sizes, config)
     fast.to_channels_last(G, D, inputs)
     opt_g, opt_d, _ = make_optimizers(G, D, config, fused=True)
     # no CPU branches: a GPU runs the step sequentially (and the counters see one thread)
     return fast.FastStep(branch_max_channels=0), (G, D, opt_g, opt_d, inputs, config)
+
+
+def batched_iteration(scale, reals, sizes, config, batch):
+    """:func:`iteration` for ``batch`` copies of the image trained as one grouped model."""
+    cpu = torch.device("cpu")
+    members = [Member.in_memory(f"copy{i}", reals, sizes) for i in range(batch)]
+    torch.manual_seed(scale)
+    fake_done(members, scale, config, cpu)
+    draws = BatchDraws(batch, 0)
+    draws.start_scale(scale)
+    step = fast.FastStep(branch_max_channels=0)
+    G, D, inputs = scale_setup(scale, members, sizes, config, step, draws, cpu)
+    opt_g, opt_d, _ = make_optimizers(G, D, config, fused=True)
+    return step, (G, D, opt_g, opt_d, inputs, config)
 
 
 def main(argv=None) -> None:
@@ -72,6 +93,10 @@ def main(argv=None) -> None:
     parser.add_argument("--peak-tflops", type=float, default=19.5, help="GPU peak (A100 fp32)")
     parser.add_argument("--efficiency", type=float, default=0.5, help="fraction of peak reached")
     parser.add_argument("--launch-us", type=float, default=8.0, help="CPU cost per kernel launch")
+    parser.add_argument(
+        "--batch", type=int, default=1, help="images per batch (grouped model); times are per batch"
+    )
+    parser.add_argument("--scales", type=int, nargs="+", help="only these scales (default: all)")
     args = parser.parse_args(argv)
     config = load_config(args.config)
     image = read_rgb(args.image)
@@ -85,7 +110,9 @@ def main(argv=None) -> None:
     print("scale       HxW  launches/iter  GFLOP/iter  compute ms  launch ms  bound")
     total = 0.0
     for scale, (h, w) in enumerate(sizes):
-        step, state = iteration(scale, reals, sizes, config)
+        if args.scales and scale not in args.scales:
+            continue
+        step, state = iteration(scale, reals, sizes, config, args.batch)
         step(*state)  # warm-up: lazy state (Adam moments) out of the count
         counter = LaunchCounter()
         with counter:
@@ -101,7 +128,10 @@ def main(argv=None) -> None:
             f"{scale:5d} {h:4d}x{w:<4d} {launches:14d} {gflop:11.1f} "
             f"{compute_ms:11.2f} {launch_ms:10.2f}  {bound}"
         )
-    print(f"# per image: {total / 60:.1f} min at niter {config.niter}")
+    print(
+        f"# per batch of {args.batch}: {total / 60:.1f} min at niter {config.niter} "
+        f"({total / 60 / args.batch:.2f} min per image)"
+    )
 
 
 if __name__ == "__main__":
