@@ -160,7 +160,7 @@ import json
 import sys
 from pathlib import Path
 
-keys = ("image", "device", "gpu", "cuda_version", "cudnn_version", "tf32", "precision",
+keys = ("image", "device", "device_name", "cuda_version", "cudnn_version", "tf32", "precision",
         "compile", "train_seconds", "num_scales", "batch")
 print("\t".join(("model", *keys, "train_log")))
 for model in sorted(Path(sys.argv[1]).glob("*/model.json")):

@@ -66,6 +66,10 @@ METRICS_SCHEMA: dict[str, str] = {
     "config_hash": STRING,
     "train_seconds": FLOAT,
     "device": STRING,
+    "device_name": STRING,
+    "tf32": BOOL,
+    "cuda_version": STRING,
+    "cudnn_version": INT,
     "package_version": STRING,
     "torch_version": STRING,
     "skimage_version": STRING,
@@ -100,8 +104,12 @@ COMPUTED_COLUMNS = (
 MODEL_COLUMNS = ("config_hash", "seed", "device", "torch_version", "train_seconds")
 # SinGAN settings copied from model.json's ``config`` (the axes of the pyramid-size ladder)
 MODEL_CONFIG_COLUMNS = ("max_size", "min_size", "niter")
+# model.json keys of the arithmetic, copied when present (older models lack them)
+MODEL_OPTIONAL_COLUMNS = ("device_name", "tf32", "cuda_version", "cudnn_version")
 # every metrics column model_columns() fills
-MODEL_FILLED = MODEL_COLUMNS + MODEL_CONFIG_COLUMNS + ("precision", "num_scales")
+MODEL_FILLED = (
+    MODEL_COLUMNS + MODEL_CONFIG_COLUMNS + MODEL_OPTIONAL_COLUMNS + ("precision", "num_scales")
+)
 
 # rows are sorted by these, then by every other column, so the order never depends on file order
 SORT_KEYS = ("method", "resolution", "pair_id", "pred_path")
@@ -263,6 +271,7 @@ def model_columns(info: Mapping[str, object]) -> dict[str, object]:
     return (
         {k: info[k] for k in MODEL_COLUMNS}
         | {k: settings.get(k) for k in MODEL_CONFIG_COLUMNS}
+        | {k: info.get(k) for k in MODEL_OPTIONAL_COLUMNS}
         | {"precision": info.get("precision", "fp32"), "num_scales": len(info["sizes"])}
     )
 

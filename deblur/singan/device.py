@@ -100,12 +100,12 @@ def cuda_settings(device: torch.device, tf32: bool) -> Iterator[None]:
 
 def accelerator_info(device: torch.device, tf32: bool) -> dict[str, object]:
     """What ``model.json`` records about the arithmetic: TF32 (in effect on CUDA only), and
-    on CUDA the GPU's name, the CUDA and cuDNN versions and ``cudnn.benchmark``."""
+    on CUDA the CUDA and cuDNN versions and ``cudnn.benchmark`` (the GPU's name is
+    ``device_name``, :func:`deblur.gpu_slots.device_record`)."""
     if device.type != "cuda":
-        return dict(tf32=False, gpu=None, cuda_version=None, cudnn_version=None)
+        return dict(tf32=False, cuda_version=None, cudnn_version=None)
     return dict(
         tf32=tf32,
-        gpu=torch.cuda.get_device_name(device),
         cuda_version=torch.version.cuda,
         cudnn_version=torch.backends.cudnn.version(),
         cudnn_benchmark=True,
