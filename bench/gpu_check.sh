@@ -27,7 +27,8 @@
 # Environment (the test dry-runs it on CPU): GPU_CHECK_DEVICE (cuda), GPU_CHECK_TINY=1 (tiny
 # sizes, 2 iterations, one reading per pyramid), GPU_CHECK_INPUTS (gpu_inputs), OUT (the
 # device tool's output folder; default docs/measured/gpu), PYTHON (python3), GPU_CHECK_BUDGET
-# (seconds for the whole script, 480).
+# (seconds for the whole script, 480), GPU_CHECK_LIMIT_FACTOR (every phase's limit times this;
+# 1, or 10 with GPU_CHECK_TINY).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 inputs=${GPU_CHECK_INPUTS:-gpu_inputs}
@@ -59,28 +60,31 @@ if [[ ${GPU_CHECK_TINY:-0} == 1 ]]; then
   batches=(1 2) k=2
   settings=(--set niter=2 --set max_size=48)
   max_size=48
+  factor=${GPU_CHECK_LIMIT_FACTOR:-10}  # a CPU, perhaps loaded: each phase gets 10x longer
 else
   conv=(--channels 64 --size 141 250 --n 1 8 32 --iters 10 --warmup 3)
   scales=(--scales 0 4 7 --iters 5 --warmup 3)
   batches=(1 8 32) k=4
   settings=()
   max_size=250
+  factor=${GPU_CHECK_LIMIT_FACTOR:-1}
 fi
 
 left() { echo $((budget - SECONDS)); }
 at_least() { echo $(($1 > $2 ? $1 : $2)); }
-phase() {  # phase NAME SECONDS COMMAND...: run with a limit, say how it ended
-  local name=$1 limit=$2
+phase() {  # phase NAME SECONDS COMMAND...: run with a limit, say how it ended (on stderr:
+  # stdout is the phase's table)
+  local name=$1 limit=$(($2 * factor))
   shift 2
-  echo "== $name (limit ${limit} s, $(left) s of the budget left) $(date -u +%H:%M:%S)"
+  echo "== $name (limit ${limit} s, $(left) s of the budget left) $(date -u +%H:%M:%S)" >&2
   local t0=$SECONDS
   timeout "$limit" "$@"
   local rc=$?
-  echo "== $name: exit $rc after $((SECONDS - t0)) s$([[ $rc == 124 ]] && echo ' (CUT SHORT)')"
+  echo "== $name: exit $rc after $((SECONDS - t0)) s$([[ $rc == 124 ]] && echo ' (CUT SHORT)')" >&2
   return 0
 }
 
-phase env 30 bash -c "nvidia-smi 2>&1 | head -20; $py - <<'EOF'
+phase env 60 bash -c "nvidia-smi 2>&1 | head -20; $py - <<'EOF'
 import platform, torch
 print('python', platform.python_version(), 'torch', torch.__version__, 'cuda', torch.version.cuda,
       'cudnn', torch.backends.cudnn.version())
@@ -138,7 +142,7 @@ if [[ -d $inputs/paper_model ]]; then
   readings "$inputs/paper_model" istanbul "$work/readings/paper_istanbul" \
     > "$work/readings_paper.log" 2>&1 &
 fi
-phase pipeline_train "$(at_least $(($(left) - 75)) 30)" "$py" - "$device" "$models" "$inputs" "${settings[@]}" <<'EOF'
+phase pipeline_train "$(at_least $((($(left) - 75) / factor)) 30)" "$py" - "$device" "$models" "$inputs" "${settings[@]}" <<'EOF'
 import sys
 import time
 
