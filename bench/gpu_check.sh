@@ -2,7 +2,8 @@
 # The GPU check of batched training (docs/gpu.md), one script for a session lent a GPU.
 #
 # Here, once, before the device call (copies the two real GoPro pairs and the paper-size
-# pyramid from ../shared into the git-ignored gpu_inputs/, which the call carries):
+# pyramid from ../shared, or GPU_CHECK_SHARED, into the git-ignored gpu_inputs/, which the call
+# carries):
 #   bash bench/gpu_check.sh prepare
 # On the device machine (the device tool's run; about 8 minutes on one H100):
 #   run(command="bash bench/gpu_check.sh", carry=["gpu_inputs"], timeout_s=600)
@@ -37,8 +38,9 @@ if [[ ${1:-} == prepare ]]; then
   set -e
   mkdir -p "$inputs"
   rm -rf "$inputs/data" "$inputs/paper_model"
-  cp -r ../shared/data/gopro_mini "$inputs/data"
-  cp -r ../shared/models/paper_istanbul "$inputs/paper_model"
+  shared=${GPU_CHECK_SHARED:-../shared}
+  cp -r "$shared/data/gopro_mini" "$inputs/data"
+  cp -r "$shared/models/paper_istanbul" "$inputs/paper_model"
   du -sh "$inputs"
   exit 0
 fi
