@@ -57,10 +57,14 @@ flower=$inputs/data/test/flower/sharp/000001.png
 pairs=(flower istanbul)
 
 if [[ ${GPU_CHECK_TINY:-0} == 1 ]]; then
-  conv=(--channels 4 --size 20 30 --n 1 2 --iters 2 --warmup 1)
-  scales=(--max-size 48 --scales 0 1 --iters 2 --warmup 1)
+  # one thread per process: a shared CPU, where OpenMP's spinning threads would stall each other
+  export OMP_NUM_THREADS=1
+  tiny=$work/tiny.yaml
+  printf 'nfc: 4\nmax_nfc: 4\nmax_size: 48\nmin_size: 20\nniter: 1\n' > "$tiny"
+  conv=(--channels 4 --size 20 30 --n 1 2 --iters 1 --warmup 1 --arithmetic fp32)
+  scales=(--config "$tiny" --scales 0 1 --iters 1 --warmup 1)
   batches=(1 2) k=2
-  settings=(--set niter=2 --set max_size=48)
+  settings=(--config "$tiny")
   max_size=48
   factor=${GPU_CHECK_LIMIT_FACTOR:-10}  # a CPU, perhaps loaded: each phase gets 10x longer
 else
