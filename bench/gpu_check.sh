@@ -175,7 +175,8 @@ keys = ("image", "device", "device_name", "cuda_version", "cudnn_version", "tf32
 print("\t".join(("model", *keys, "train_log")))
 for model in sorted(Path(sys.argv[1]).glob("*/model.json")):
     meta = json.loads(model.read_text())
-    log = (model.parent / "train_log.tsv").read_text().strip().replace("\n", " | ")
+    log = (model.parent / "train_log.tsv").read_text().strip()
+    log = log.replace("\t", " ").replace("\n", " | ")  # one cell
     print("\t".join([model.parent.name, *(json.dumps(meta.get(k)) for k in keys), log]))
 EOF
 cat "$out/pipeline.tsv"
