@@ -21,4 +21,4 @@ include: "workflow/rules/evaluate.smk"
 rule all:
     default_target: True
     input:
-        get_final_outputs(),
+        FINAL_OUTPUTS,

@@ -18,9 +18,9 @@ from deblur.cli import main
 from deblur.data import imageio
 from deblur.data.imageio import read_rgb
 from deblur.errors import DeblurError
-from deblur.resize import capped_size, same_aspect, scaled_size
 from deblur.singan.config import SinGANConfig, load_config
 from deblur.singan.rundir import model_dir_lock
+from deblur.sizes import capped_size, same_aspect, scaled_size
 
 
 def run_cli(*args):

@@ -17,7 +17,8 @@ from deblur.data.imageio import read_rgb, write_png
 from deblur.evaluation.metrics import METRIC_CONVENTION, psnr, ssim
 from deblur.evaluation.tables import METRICS_SCHEMA
 from deblur.outputs import AGGREGATE_TABLES
-from deblur.resize import capped_size, resize_array
+from deblur.resize import resize_array
+from deblur.sizes import capped_size
 
 H, W, MAX_SIZE = 72, 128, 48
 

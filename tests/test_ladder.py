@@ -9,14 +9,8 @@ import sys
 import pandas as pd
 import pytest
 
-from deblur.evaluation.ladder import (
-    baseline_name,
-    ladder_markdown,
-    ladder_methods,
-    ladder_table,
-    reading_name,
-    singan_name,
-)
+from deblur.evaluation.ladder import ladder_markdown, ladder_table
+from deblur.plan.ladder import baseline_name, ladder_methods, reading_name, singan_name
 from deblur.evaluation.tables import metrics_frame, write_parquet
 
 BASELINES = [{"name": "identity", "kind": "identity"}]

@@ -11,7 +11,8 @@ from deblur.data.imageio import read_rgb
 from deblur.errors import DeblurError
 from deblur.resize import resize_tensor
 from deblur.singan.config import SinGANConfig
-from deblur.singan.pyramid import build_pyramid, image_to_tensor, pyramid_sizes, tensor_to_image
+from deblur.singan.pyramid import build_pyramid, image_to_tensor, tensor_to_image
+from deblur.singan.scales import pyramid_sizes
 
 
 def test_gopro_frame_gives_eight_scales_from_25x45_to_141x250():

@@ -20,7 +20,7 @@ from deblur.evaluation.tables import write_parquet
 from deblur.figures.methods import plot_examples
 from deblur.figures.settings import PlotSettings
 from deblur.figures.study import plot_by_sequence, plot_study_paired
-from deblur.resize import capped_size
+from deblur.sizes import capped_size
 
 matplotlib.use("Agg")
 

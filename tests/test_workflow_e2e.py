@@ -9,7 +9,8 @@ from workflow_helpers import SHARED_DATA, make_workdir, snakemake
 
 from deblur.data.imageio import read_rgb
 from deblur.evaluation.metrics import psnr, ssim
-from deblur.resize import capped_size, resize_array
+from deblur.resize import resize_array
+from deblur.sizes import capped_size
 
 pytestmark = pytest.mark.slow
 

@@ -108,7 +108,7 @@ def check_not_tiny(image_hw, coarsest_hw, args) -> None:
 def check_aspect(image_hw, model_hw, args) -> None:
     """Refuse an image that the resize to the model's size would stretch."""
     from deblur.errors import DeblurError
-    from deblur.resize import same_aspect
+    from deblur.sizes import same_aspect
 
     if not same_aspect(image_hw, model_hw):
         (h, w), (mh, mw) = image_hw, model_hw

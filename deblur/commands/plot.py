@@ -28,8 +28,7 @@ HELP = "seaborn figures from the aggregated tables"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from deblur.commands.report_options import add_highlight_options
-    from deblur.evaluation.settings import RESOLUTIONS
+    from deblur.commands.report_options import add_highlight_options, add_paper_options
     from deblur.figures.settings import PlotSettings
 
     d = PlotSettings()
@@ -37,36 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tables", required=True, type=Path, metavar="DIR", help="output dir of `aggregate`"
     )
     parser.add_argument("--out-dir", required=True, type=Path, help="directory for the PNGs")
-    parser.add_argument(
-        "--reported-psnr",
-        type=float,
-        default=d.reported_psnr,
-        help="paper PSNR drawn as a reference line (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--reported-ssim",
-        type=float,
-        default=d.reported_ssim,
-        help="paper SSIM drawn as a reference line (default: %(default)s)",
+    add_paper_options(
+        parser,
+        d,
+        reported_help="paper {metric} drawn as a reference line (default: %(default)s)",
+        reproduced_help="method the examples are chosen along (default: %(default)s)",
+        baseline_help="method of the paired plot (default: %(default)s)",
+        resolution_help="resolution the examples are shown and scored at: model = every panel "
+        "at the finest SinGAN scale, full = at the original frame size (default: %(default)s)",
     )
     parser.add_argument("--no-reported", action="store_true", help="draw no paper reference lines")
-    parser.add_argument(
-        "--reproduced-method",
-        default=d.reproduced_method,
-        help="method the examples are chosen along (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--baseline-method",
-        default=d.baseline_method,
-        help="method of the paired plot (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--resolution",
-        choices=RESOLUTIONS,
-        default=d.resolution,
-        help="resolution the examples are shown and scored at: model = every panel at the "
-        "finest SinGAN scale, full = at the original frame size (default: %(default)s)",
-    )
     parser.add_argument(
         "--n-examples", type=int, default=d.n_examples, help="example pairs (default: %(default)s)"
     )
@@ -87,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deblur.commands.report_options import highlight_options
+    from deblur.commands.report_options import highlight_options, paper_options
     from deblur.errors import DeblurError
     from deblur.figures.settings import PlotSettings
     from deblur.figures.write import write_all
@@ -96,12 +75,11 @@ def run(args: argparse.Namespace) -> int:
         raise DeblurError(f"--n-examples must be >= 1, got {args.n_examples}")
     if not 0 <= args.example_crop <= 1:
         raise DeblurError(f"--example-crop must be in [0, 1], got {args.example_crop}")
+    paper = paper_options(args)
+    if args.no_reported:
+        paper.update(reported_psnr=None, reported_ssim=None)
     settings = PlotSettings(
-        reported_psnr=None if args.no_reported else args.reported_psnr,
-        reported_ssim=None if args.no_reported else args.reported_ssim,
-        reproduced_method=args.reproduced_method,
-        baseline_method=args.baseline_method,
-        resolution=args.resolution,
+        **paper,
         n_examples=args.n_examples,
         example_crop=args.example_crop,
         **highlight_options(args),

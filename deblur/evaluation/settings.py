@@ -23,19 +23,44 @@ CI_METHODS = ("percentile", "BCa", "basic")  # scipy.stats.bootstrap's interval 
 
 
 @dataclass(frozen=True)
-class ReportSettings:
-    """What the paper table compares; the defaults are the paper's numbers and our names.
+class PaperSettings:
+    """What is compared with the paper: declared once here, for the tables, the figures and
+    the workflow (config ``paper`` and ``evaluate.resolution``; omitted keys take these).
 
     Attributes
     ----------
-    reported_psnr, reported_ssim : float
-        The paper's numbers (§4: "around 100" random GoPro test images).
+    reported_psnr, reported_ssim : float or None
+        The paper's numbers (§4: "around 100" random GoPro test images); None (figures only):
+        no reference line.
     reproduced_method : str
         The metrics ``method`` compared with the paper (SinGAN G_0).
     baseline_method : str
         The method paired differences are taken against (the blurry input).
     resolution : str
-        Resolution of the primary table and verdict (``model``: the paper's setting).
+        Resolution of the primary table and verdict, and of the example panels (``model``: the
+        paper's setting, the finest SinGAN scale; ``full``: the original frame size).
+    """
+
+    reported_psnr: float | None = REPORTED_PSNR
+    reported_ssim: float | None = REPORTED_SSIM
+    reproduced_method: str = "singan"
+    baseline_method: str = "identity"
+    resolution: str = "model"
+
+    def __post_init__(self):
+        if self.resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution!r}")
+
+    def reported(self, metric: str) -> float | None:
+        return {"psnr": self.reported_psnr, "ssim": self.reported_ssim}[metric]
+
+
+@dataclass(frozen=True)
+class ReportSettings(PaperSettings):
+    """The paper table's settings: what it compares (:class:`PaperSettings`) and its statistics.
+
+    Attributes
+    ----------
     n_boot : int
         Bootstrap resamples for every confidence interval.
     seed : int
@@ -48,28 +73,22 @@ class ReportSettings:
         accelerated; NaN on constant data) or ``basic``.
     """
 
-    reported_psnr: float = REPORTED_PSNR
-    reported_ssim: float = REPORTED_SSIM
-    reproduced_method: str = "singan"
-    baseline_method: str = "identity"
-    resolution: str = "model"
     n_boot: int = 10_000
     seed: int = 0
     confidence: float = 0.95
     ci_method: str = "percentile"
 
     def __post_init__(self):
+        super().__post_init__()
+        for metric in ("psnr", "ssim"):
+            if self.reported(metric) is None:
+                raise ValueError(f"the paper table needs reported_{metric}, got None")
         if self.ci_method not in CI_METHODS:
             raise ValueError(f"ci_method must be one of {CI_METHODS}, got {self.ci_method!r}")
-        if self.resolution not in RESOLUTIONS:
-            raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution!r}")
         if self.n_boot < 1:
             raise ValueError(f"n_boot must be >= 1, got {self.n_boot}")
         if not 0 < self.confidence < 1:
             raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
-
-    def reported(self, metric: str) -> float:
-        return {"psnr": self.reported_psnr, "ssim": self.reported_ssim}[metric]
 
 
 @dataclass(frozen=True)

@@ -8,25 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deblur.evaluation.settings import REPORTED_PSNR, REPORTED_SSIM
+from deblur.evaluation.settings import PaperSettings
 
 METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM"}
 METRIC_LABELS |= {"psnr_aligned": "aligned PSNR (dB)", "ssim_aligned": "aligned SSIM"}
 
 
 @dataclass(frozen=True)
-class PlotSettings:
-    """Figure options (defaults in one place).
+class PlotSettings(PaperSettings):
+    """Figure options (defaults in one place) besides what is compared (:class:`PaperSettings`:
+    the paper's values drawn as reference lines, None for none; the reproduced and baseline
+    methods shown last and first, the examples chosen along the reproduced method's PSNR; the
+    resolution the example panels are shown and scored at).
 
     Attributes
     ----------
-    reported_psnr, reported_ssim : float or None
-        The paper's values drawn as reference lines (None: no line).
-    reproduced_method, baseline_method : str
-        Methods shown last / first; the examples are chosen along the reproduced method's PSNR.
-    resolution : str
-        Resolution the example panels are shown and scored at (``model``: every panel at the
-        finest SinGAN scale, as the metrics compare them; ``full``: at the original frame size).
     n_examples : int
         Pairs (rows) in ``examples.png``.
     example_crop : float
@@ -42,16 +38,8 @@ class PlotSettings:
         At most this many automatically chosen methods.
     """
 
-    reported_psnr: float | None = REPORTED_PSNR
-    reported_ssim: float | None = REPORTED_SSIM
-    reproduced_method: str = "singan"
-    baseline_method: str = "identity"
-    resolution: str = "model"
     n_examples: int = 4
     example_crop: float = 0.0
     dpi: int = 150
     highlight: tuple[str, ...] = ()
     max_highlight: int = 6
-
-    def reported(self, metric: str) -> float | None:
-        return {"psnr": self.reported_psnr, "ssim": self.reported_ssim}[metric]

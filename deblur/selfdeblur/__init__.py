@@ -33,6 +33,15 @@ seed                 0; checkpoint_every 500 iterations
 """
 
 from deblur.selfdeblur.config import SelfDeblurConfig, kernel_size_for
-from deblur.selfdeblur.optimize import SelfDeblurResult, selfdeblur
 
 __all__ = ["SelfDeblurConfig", "SelfDeblurResult", "kernel_size_for", "selfdeblur"]
+
+
+def __getattr__(name):
+    # the optimisation (torch) is imported on first use, so the light modules (config, params:
+    # the workflow's parse-time checks) do not pull torch in
+    if name in ("SelfDeblurResult", "selfdeblur"):
+        from deblur.selfdeblur import optimize
+
+        return getattr(optimize, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

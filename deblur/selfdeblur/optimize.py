@@ -19,11 +19,12 @@ from tqdm import tqdm
 
 from deblur.atomic import write_bytes
 from deblur.errors import DeblurError
-from deblur.resize import capped_size, resize_array
+from deblur.resize import resize_array
 from deblur.selfdeblur.color import luminance, replace_luminance
 from deblur.selfdeblur.config import SelfDeblurConfig, check_kernel_size, kernel_size_for
 from deblur.selfdeblur.nets import ImageGenerator, KernelGenerator, blur
 from deblur.selfdeblur.ssim import ssim
+from deblur.sizes import capped_size
 
 log = logging.getLogger(__name__)
 LOG_BAR_INTERVAL_S = 30.0  # progress-bar updates when stderr is a file

@@ -16,7 +16,7 @@ rule deblur_baseline:
     conda:
         SOFTWARE
     params:
-        kind=lambda wildcards: METHODS[wildcards.baseline_method]["kind"],
+        kind=lambda wildcards: METHODS[wildcards.baseline_method].kind,
         flags=get_baseline_flags,
     shell:
         "python -m deblur baseline --kind {params.kind} --image {input.blurry:q} --out {output:q}"
@@ -37,7 +37,7 @@ rule deblur_kernel_baseline:
     conda:
         SOFTWARE
     params:
-        kind=lambda wildcards: METHODS[wildcards.kernel_method]["kind"],
+        kind=lambda wildcards: METHODS[wildcards.kernel_method].kind,
         flags=lambda wildcards: baseline_flags(wildcards.kernel_method, wildcards.pair),
     shell:
         "python -m deblur baseline --kind {params.kind} --image {input.blurry:q}"

@@ -3,42 +3,42 @@
 # metrics against it).
 
 
-if DATASET["kind"] == "synthetic" and SYNTH_MODE == "camera":
+if PLAN.dataset["kind"] == "synthetic" and PLAN.synth_settings["mode"] == "camera":
 
     rule synthesize_dataset:
         output:
-            [str(p.blurry) for p in ALL_PAIRS],
-            [str(p.sharp) for p in ALL_PAIRS],
+            [str(p.blurry) for p in PLAN.all_pairs],
+            [str(p.sharp) for p in PLAN.all_pairs],
         log:
             "logs/synthesize_dataset/synthesize_dataset.log",
         conda:
             SOFTWARE
         params:
-            root=lambda wildcards: DATASET["root"],
-            syn=DATASET["synthetic"],
-            split=DATASET["split"],
+            root=lambda wildcards: config["dataset"]["root"],
+            syn=config["dataset"]["synthetic"],
+            split=config["dataset"]["split"],
         shell:
             "python -m deblur synth --out {params.root:q} --split {params.split}"
             " --sequences {params.syn[sequences]} --frames {params.syn[frames]}"
             " --size {params.syn[size]} --seed {params.syn[seed]} > {log:q} 2>&1"
 
-elif DATASET["kind"] == "synthetic":
+elif PLAN.dataset["kind"] == "synthetic":
 
     # the known-kernel mode: the same tree plus <sequence>/kernel/NNNNNN.png (a rule of its own,
     # so the camera-mode rule and its provenance stay as they were)
     rule synthesize_dataset:
         output:
-            [str(p.blurry) for p in ALL_PAIRS],
-            [str(p.sharp) for p in ALL_PAIRS],
-            [str(p.kernel) for p in ALL_PAIRS],
+            [str(p.blurry) for p in PLAN.all_pairs],
+            [str(p.sharp) for p in PLAN.all_pairs],
+            [str(p.kernel) for p in PLAN.all_pairs],
         log:
             "logs/synthesize_dataset/synthesize_dataset.log",
         conda:
             SOFTWARE
         params:
-            root=lambda wildcards: DATASET["root"],
-            syn=SYNTH_SETTINGS,
-            split=DATASET["split"],
+            root=lambda wildcards: config["dataset"]["root"],
+            syn=thaw(PLAN.synth_settings),
+            split=config["dataset"]["split"],
         shell:
             "python -m deblur synth --out {params.root:q} --split {params.split}"
             " --sequences {params.syn[sequences]} --frames {params.syn[frames]}"
@@ -49,8 +49,8 @@ elif DATASET["kind"] == "synthetic":
 
 rule sample_pairs:
     input:
-        [str(p.blurry) for p in SAMPLED],
-        [str(p.sharp) for p in SAMPLED],
+        [str(p.blurry) for p in PLAN.sampled],
+        [str(p.sharp) for p in PLAN.sampled],
     output:
         "results/sample/pairs.tsv",
     log:
@@ -58,9 +58,9 @@ rule sample_pairs:
     conda:
         SOFTWARE
     params:
-        root=lambda wildcards: DATASET["root"],
-        split=DATASET["split"],
-        blur_dir=DATASET["blur_dir"],
+        root=lambda wildcards: config["dataset"]["root"],
+        split=config["dataset"]["split"],
+        blur_dir=config["dataset"]["blur_dir"],
         sample=config["sample"],
         fewer="--allow-fewer" if config["sample"]["allow_fewer"] else "",
         references=get_sheet_references(),

@@ -2,6 +2,77 @@
 
 from deblur.evaluation.memory import evaluate_mem_mb
 
+# what the aggregate, study and plot rules read and are told, fixed at parse time
+ALIGN_FLAGS = "--align-shift {max_shift} --align-crop {crop}".format(
+    **config["evaluate"]["aligned"]
+)
+PAPER_FLAGS = " ".join(paper_args(PLAN.report))
+REPORT_FLAGS = " ".join(report_args(PLAN.report))
+HIGHLIGHT_FLAGS = (
+    " ".join(["--highlight", *h]) if (h := config["study"]["highlight"]) else ""
+)
+ALL_METRICS = expand(
+    "results/metrics/{method}/{pair}.parquet", method=list(METHODS), pair=PLAN.pair_ids
+)
+# model.json of every pyramid of this run (their train_seconds cost the training)
+ALL_MODELS = [f"{model_dir(cfg, ref)}/model.json" for cfg, ref in PLAN.model_jobs]
+# benchmark TSVs of every job of this run (aggregated into cost.parquet; other runs' files in
+# results/benchmarks are not counted)
+ALL_BENCHMARKS = [
+    f"results/benchmarks/train_singan/{cfg}/{ref}.tsv" for cfg, ref in PLAN.model_jobs
+]
+for _rule, _methods in {
+    "deblur_singan": PLAN.singan_methods,
+    "deblur_baseline": PLAN.baseline_methods,
+    "deblur_selfdeblur": PLAN.selfdeblur_methods,
+    "evaluate": list(METHODS),
+}.items():
+    ALL_BENCHMARKS += expand(
+        f"results/benchmarks/{_rule}/{{method}}/{{pair}}.tsv",
+        method=_methods,
+        pair=PLAN.pair_ids,
+    )
+# every image `plot` may show in examples.png: outputs, estimated and true kernels, blurry
+# and sharp frames
+PLOT_IMAGES = [f"results/deblurred/{m}/{p}.png" for m in METHODS for p in PLAN.pair_ids]
+PLOT_IMAGES += [estimated_kernel(m, p) for m in METHODS for p in PLAN.pair_ids]
+PLOT_IMAGES += [str(PLAN.pairs[p].blurry) for p in PLAN.pair_ids]
+PLOT_IMAGES += [
+    str(PLAN.kernel_by_id[p]) for p in PLAN.pair_ids if p in PLAN.kernel_by_id
+]
+PLOT_IMAGES = [i for i in PLOT_IMAGES if i] + [
+    str(PLAN.pairs[p].sharp) for p in PLAN.pair_ids
+]
+# output names come from deblur.outputs, which the commands write and the tests check
+AGGREGATE_OUTPUTS = {
+    k: f"{OUT.TABLES_DIR}/{v}" for k, v in OUT.AGGREGATE_TABLES.items()
+}
+STUDY_OUTPUTS = {k: f"{OUT.TABLES_DIR}/{v}" for k, v in OUT.STUDY_TABLES.items()}
+PLOT_OUTPUTS = {
+    name: f"{OUT.PLOTS_DIR}/{name}.png"
+    for name in OUT.figure_names(PLAN.report.baseline_method)
+}
+FINAL_OUTPUTS = [
+    *AGGREGATE_OUTPUTS.values(),
+    *STUDY_OUTPUTS.values(),
+    *PLOT_OUTPUTS.values(),
+    "results/sample/pairs.tsv",
+]
+# the outputs the Snakemake report shows (key -> caption, workflow/report/<caption>.rst)
+_PLOT_CAPTIONS = {n: n for n in PLOT_OUTPUTS}
+_PLOT_CAPTIONS[OUT.paired_figure(PLAN.report.baseline_method)] = "paired"
+AGGREGATE_REPORTED = reported(
+    AGGREGATE_OUTPUTS, {"metrics": "metrics", "paper": "paper_table"}, "Tables"
+)
+STUDY_REPORTED = reported(
+    STUDY_OUTPUTS, {"ablation": "ablation", "markdown": "ablation_md"}, "Study"
+)
+PLOT_REPORTED = reported(
+    PLOT_OUTPUTS,
+    _PLOT_CAPTIONS,
+    lambda name: "Study" if name in OUT.STUDY_FIGURES else "Plots",
+)
+
 
 rule evaluate:
     input:
@@ -25,8 +96,8 @@ rule evaluate:
         meta=get_eval_meta,
         # --model DIR, and on known-kernel data the oracle and kernel flags (get_eval_flags)
         model=get_eval_flags,
-        max_size=lambda wildcards: SINGAN_OF[wildcards.method].max_size,
-        align=get_align_flags(),
+        max_size=lambda wildcards: METHODS[wildcards.method].max_size,
+        align=ALIGN_FLAGS,
         info=lambda wildcards, input: (
             f"--meta {shlex.quote(input.info)}" if "info" in input.keys() else ""
         ),
@@ -37,9 +108,9 @@ rule evaluate:
 
 rule aggregate:
     input:
-        metrics=get_all_metrics(),
-        benchmarks=get_all_benchmarks(),
-        models=get_all_models(),
+        metrics=ALL_METRICS,
+        benchmarks=ALL_BENCHMARKS,
+        models=ALL_MODELS,
         pairs="results/sample/pairs.tsv",
     output:
         **AGGREGATE_REPORTED,
@@ -48,7 +119,7 @@ rule aggregate:
     conda:
         SOFTWARE
     params:
-        report=get_report_flags(),
+        report=REPORT_FLAGS,
         out_dir=lambda wildcards, output: Path(output.metrics).parent,
     shell:
         "python -m deblur aggregate --metrics {input.metrics:q}"
@@ -67,11 +138,11 @@ rule study:
     conda:
         SOFTWARE
     params:
-        report=get_report_flags(),
+        report=REPORT_FLAGS,
         out_dir=lambda wildcards, output: Path(output.ablation).parent,
-        highlight=get_highlight_flags(),
+        highlight=HIGHLIGHT_FLAGS,
         max_highlight=config["study"]["max_highlight"],
-        skipped=json.dumps(SKIPPED, sort_keys=True),
+        skipped=json.dumps(thaw(PLAN.dropped), sort_keys=True),
     shell:
         "python -m deblur study --metrics {input:q} --out-dir {params.out_dir:q} {params.report}"
         " --max-highlight {params.max_highlight} {params.highlight}"
@@ -82,7 +153,7 @@ rule plot:
     input:
         tables=rules.aggregate.output,
         study=rules.study.output,
-        images=get_plot_images(),
+        images=PLOT_IMAGES,
     output:
         **PLOT_REPORTED,
     log:
@@ -92,13 +163,10 @@ rule plot:
     params:
         tables=lambda wildcards, input: Path(input.tables[0]).parent,
         out_dir=lambda wildcards, output: Path(output[0]).parent,
-        evaluate=config["evaluate"],
-        paper=config["paper"],
-        highlight=get_highlight_flags(),
+        paper=PAPER_FLAGS,
+        highlight=HIGHLIGHT_FLAGS,
         max_highlight=config["study"]["max_highlight"],
     shell:
         "python -m deblur plot --tables {params.tables:q} --out-dir {params.out_dir:q}"
-        " --reported-psnr {params.paper[psnr]} --reported-ssim {params.paper[ssim]}"
-        " --reproduced-method {params.paper[method]} --baseline-method {params.paper[baseline]}"
-        " --resolution {params.evaluate[resolution]} --max-highlight {params.max_highlight}"
+        " {params.paper} --max-highlight {params.max_highlight}"
         " {params.highlight} > {log:q} 2>&1"
