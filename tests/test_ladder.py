@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from deblur.evaluation.ladder import ladder_markdown, ladder_table
-from deblur.plan.ladder import baseline_name, ladder_methods, reading_name, singan_name
 from deblur.evaluation.tables import metrics_frame, write_parquet
+from deblur.plan.ladder import baseline_name, ladder_methods, reading_name, singan_name
 
 BASELINES = [{"name": "identity", "kind": "identity"}]
 

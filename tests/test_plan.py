@@ -67,7 +67,9 @@ def test_default_config_plans_one_pyramid_per_sampled_pair():
     config = config_with()
     plan = make_plan(config)
     assert list(plan.methods) == ["singan", "identity"]
-    assert len(plan.all_pairs) == 3 * 4 and len(plan.sampled) == 6
+    syn = config["dataset"]["synthetic"]
+    assert len(plan.all_pairs) == syn["sequences"] * syn["frames"]
+    assert len(plan.sampled) == config["sample"]["n"]
     assert plan.pair_ids == tuple(sorted(p.pair_id for p in plan.sampled))
     key = load_config(config["singan"]).config_hash()  # fp32: the plain hash
     assert plan.model_key_of == {"singan": key}
