@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         model_columns,
         write_parquet,
     )
-    from deblur.singan.modelfile import read_model_json
+    from deblur.modelfile import read_model_json
 
     check_output_file(args.out)
     meta = read_meta(args.meta)

@@ -107,9 +107,9 @@ def benchmark_files(
 def read_train_seconds(models: Iterable[str | os.PathLike]) -> dict[Path, float]:
     """Model directory -> ``train_seconds`` of its ``model.json`` (the whole training of the
     pyramid, summed over its scales, across resumes). Files that
-    :func:`~deblur.singan.modelfile.read_model_json` refuses are skipped with a warning."""
+    :func:`~deblur.modelfile.read_model_json` refuses are skipped with a warning."""
     from deblur.errors import DeblurError
-    from deblur.singan.modelfile import read_model_json
+    from deblur.modelfile import read_model_json
 
     seconds = {}
     for path in map(Path, models):

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from deblur.evaluation.settings import RESOLUTIONS
+from deblur.modelfile import read_model_json
 from deblur.plan.ladder import READING_PATTERN, SINGAN_PATTERN, baseline_name
-from deblur.singan.modelfile import read_model_json
 
 # metrics columns that identify a cell's row (recorded from model.json / evaluate)
 CELL_COLUMNS = ("max_size", "min_size", "num_scales", "niter", "precision")
@@ -269,7 +269,7 @@ def scale_times(model_dirs: Iterable[str | os.PathLike]) -> pd.DataFrame:
     """Per pyramid and scale: size, channels and seconds per iteration, from each finished model
     directory's ``model.json`` and ``train_log.tsv``.
 
-    Raises ``DeblurError`` (from :func:`~deblur.singan.modelfile.read_model_json`) for a
+    Raises ``DeblurError`` (from :func:`~deblur.modelfile.read_model_json`) for a
     directory without a finished ``model.json``, ``ValueError`` for an unreadable train log.
     """
     rows = []

@@ -100,7 +100,7 @@ COMPUTED_COLUMNS = (
     "sharp_path",
 )
 
-# model.json keys copied into metrics columns (read by deblur.singan.modelfile.read_model_json)
+# model.json keys copied into metrics columns (read by deblur.modelfile.read_model_json)
 MODEL_COLUMNS = ("config_hash", "seed", "device", "torch_version", "train_seconds")
 # SinGAN settings copied from model.json's ``config`` (the axes of the pyramid-size ladder)
 MODEL_CONFIG_COLUMNS = ("max_size", "min_size", "niter")

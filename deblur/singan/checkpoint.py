@@ -27,9 +27,9 @@ import torch
 
 from deblur.atomic import write_bytes, write_text
 from deblur.errors import DeblurError
+from deblur.modelfile import MODEL_JSON, read_model_json
 from deblur.singan.config import SinGANConfig, load_config
 from deblur.singan.device import resolve_device
-from deblur.singan.modelfile import MODEL_JSON, read_model_json
 from deblur.singan.models import Generator
 
 TRAIN_LOG = "train_log.tsv"
