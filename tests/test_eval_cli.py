@@ -208,6 +208,11 @@ def test_evaluate_cli_rows_schema_and_provenance(tmp_path, capsys):
     write_model_json(tmp_path / "half", train_seconds=None)
     assert run_cli(*args, "--model", tmp_path / "half") == 2
     assert "unfinished or damaged model" in capsys.readouterr().err
+    # one route for the model resolution: a --max-size the pyramid was not trained at is refused
+    wrong = ["evaluate", "--pred", pred, "--sharp", sharp, "--max-size", MAX_SIZE + 8]
+    assert run_cli(*wrong, "--out", out2, "--model", model_dir) == 2
+    err = capsys.readouterr().err
+    assert "finest scale" in err and "--max-size" in err and err.count("\n") == 1
     assert run_cli(*args, "--meta", '{"psnr": 3}') == 2
     assert "computed by evaluate" in capsys.readouterr().err
     assert run_cli(*args, "--meta", "{bad json") == 2

@@ -172,16 +172,11 @@ def run(args: argparse.Namespace) -> int:
         finest = tuple(info["sizes"][-1])
         model_size = target_size(sharp.shape[:2], "model", args.max_size)
         if finest != model_size:
-            log.warning(
-                "%s/model.json finest scale is %dx%d but the model resolution of %s is %dx%d "
-                "(max_size %d); metrics use the latter",
-                args.model,
-                finest[1],
-                finest[0],
-                args.sharp,
-                model_size[1],
-                model_size[0],
-                args.max_size,
+            # one route for the model resolution: --max-size, checked against the pyramid
+            raise DeblurError(
+                f"{args.model}/model.json: finest scale {finest[1]}x{finest[0]} is not the "
+                f"model resolution {model_size[1]}x{model_size[0]} of {args.sharp} at "
+                f"--max-size {args.max_size}; pass the max_size the model was trained with"
             )
     try:
         rows = metrics_rows(
