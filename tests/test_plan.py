@@ -17,7 +17,7 @@ from workflow_helpers import REPO
 from deblur.commands.report_options import report_args
 from deblur.errors import DeblurError
 from deblur.evaluation.settings import PaperSettings, ReportSettings
-from deblur.plan import make_plan
+from deblur.plan import ModelJob, TrainBatch, group_batches, make_plan
 from deblur.plan.ladder import singan_name
 from deblur.singan.config import load_config
 from deblur.singan.scales import pyramid_sizes
@@ -257,6 +257,48 @@ def test_gopro_frames_are_sized_from_their_headers(tmp_path):
     expected = rf"steps {n} needs more than the {n} scales of its pyramids \(40x30 reference"
     with pytest.raises(DeblurError, match=expected):
         make_plan(config_with(dataset=gopro, sample={"n": 2}, methods=methods))
+
+
+def test_group_batches_groups_sizes_chunks_and_keeps_the_order():
+    jobs = [ModelJob("k1", r) for r in "abcdefg"] + [ModelJob("k2", r) for r in "ab"]
+    size = {"a": 1, "b": 2, "c": 1, "d": 1, "e": 2, "f": None, "g": 1}
+    batches = group_batches(jobs, lambda job: size[job.reference_id], 2)
+    refs = [(b.key, b.index, "".join(j.reference_id for j in b.jobs)) for b in batches]
+    # size 1 (first seen at a): a c | d g; size 2: b e; unknown f alone; k2 (a: 1, b: 2) apart
+    assert refs == [
+        ("k1", 0, "ac"), ("k1", 1, "dg"), ("k1", 2, "be"), ("k1", 3, "f"),
+        ("k2", 0, "a"), ("k2", 1, "b"),
+    ]  # fmt: skip
+    assert batches[0].name == "k1/batch0000"
+    assert sorted(j for b in batches for j in b.jobs) == sorted(jobs)
+    # chunks of 3: the last is smaller; 1: every job alone, in order
+    assert [len(b.jobs) for b in group_batches(jobs[:5], lambda j: 0, 3)] == [3, 2]
+    singles = group_batches(jobs, lambda j: None, 1)
+    assert [b.jobs for b in singles] == [(j,) for j in jobs]
+    with pytest.raises(ValueError, match="at least 1"):
+        group_batches(jobs, lambda j: 0, 0)
+
+
+def test_train_batches_hold_pyramids_of_one_size(tmp_path):
+    # seqA's frames and seqB's have pyramids of different sizes: never one batch
+    for seq, size, frames in (("seqA", (40, 30), 3), ("seqB", (60, 30), 2)):
+        for i in range(1, frames + 1):
+            for folder in ("blur", "sharp"):
+                path = tmp_path / "test" / seq / folder / f"{i:06d}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.new("RGB", size).save(path)
+    gopro = {"kind": "gopro", "root": str(tmp_path)}
+    train = {**config_with()["train"], "batch": 2}
+    plan = make_plan(config_with(dataset=gopro, sample={"n": 5}, train=train))
+    key = plan.model_key_of["singan"]
+    assert plan.train_batches == (
+        TrainBatch(key, 0, ((key, "seqA-000001"), (key, "seqA-000002"))),
+        TrainBatch(key, 1, ((key, "seqA-000003"),)),
+        TrainBatch(key, 2, ((key, "seqB-000001"), (key, "seqB-000002"))),
+    )
+    # the default, 1: one batch per model job, in the model jobs' order
+    plan = make_plan(config_with(dataset=gopro, sample={"n": 5}))
+    assert [b.jobs for b in plan.train_batches] == [(j,) for j in plan.model_jobs]
 
 
 def test_planning_imports_neither_torch_nor_pandas():

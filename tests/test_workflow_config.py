@@ -64,6 +64,25 @@ def test_paper_preset_dry_run_has_100_trainings(tmp_path):
     assert "synthesize_dataset" not in counts
 
 
+def test_train_batch_makes_one_training_job_per_batch(tmp_path):
+    # tiny: 3 same-size pyramids, train.batch 2 -> batches of 2 and 1; batch 1 (the default)
+    # keeps the single training rule (test_default_dry_run_lists_every_job)
+    wd = make_workdir(tmp_path, "tiny.yaml")
+    args = ("-n", "-p", "--configfile", "tiny.yaml", "--config", "train={batch: 2}")
+    out = snakemake(wd, *args).stdout
+    counts = job_counts(out)
+    batches = sorted(r for r in counts if r.startswith("train_singan_batch_"))
+    assert "train_singan" not in counts and len(batches) == 2
+    assert counts["deblur_singan"] == 3 and counts["evaluate"] == 6
+    commands = [line for line in out.splitlines() if "python -m deblur train" in line]
+    assert sorted(c.count("--image ") for c in commands) == [1, 2]
+    assert all(c.count("--image ") == c.count("--out ") for c in commands)
+    # mem_mb and runtime scale with the batch's size
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())["train"]
+    assert f"runtime={2 * cfg['runtime']}, mem_mb={2 * cfg['mem_mb']}" in out
+    assert "logs/train_singan_batch/" in out
+
+
 def test_paper_preset_uses_reference_singan_defaults():
     preset = yaml.safe_load((REPO / "workflow/presets/paper.yaml").read_text())
     assert load_config(preset["singan"]) == SinGANConfig()

@@ -8,7 +8,7 @@
 Light: no torch, no pandas, no Snakemake (Snakemake's parse time imports it).
 """
 
-__all__ = ["Method", "ModelJob", "Plan", "make_plan"]
+__all__ = ["Method", "ModelJob", "Plan", "TrainBatch", "group_batches", "make_plan"]
 
 
 def __getattr__(name):

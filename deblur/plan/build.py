@@ -41,6 +41,63 @@ class ModelJob(NamedTuple):
     reference_id: str
 
 
+class TrainBatch(NamedTuple):
+    """Pyramids trained together by one job (``train --image A --out DA --image B --out DB``).
+
+    Attributes
+    ----------
+    key : str
+        The model key every member shares.
+    index : int
+        The batch's number among the batches of its key, from 0.
+    jobs : tuple of ModelJob
+        The members, in the order they are passed to the command.
+    """
+
+    key: str
+    index: int
+    jobs: tuple[ModelJob, ...]
+
+    @property
+    def name(self) -> str:
+        """``<key>/batchNNNN``: where the batch job's log and benchmark go."""
+        return f"{self.key}/batch{self.index:04d}"
+
+
+def group_batches(
+    jobs: Sequence[ModelJob], size_of: Callable[[ModelJob], object], n: int
+) -> tuple[TrainBatch, ...]:
+    """The model jobs cut into training batches of at most ``n`` pyramids.
+
+    A batch holds pyramids of one model key and one size (the scales' sizes, ``size_of``),
+    as batched training requires. Groups come in the order of their first job in ``jobs``,
+    each group's jobs in their order in ``jobs``, cut into chunks of ``n`` (the last may be
+    smaller); a job whose size is ``None`` (unknown) is a batch of its own.
+
+    Parameters
+    ----------
+    jobs : sequence of ModelJob
+        The pyramids to train, in a fixed order (the plan's ``model_jobs``, sorted).
+    size_of : callable
+        A job's pyramid size: any hashable value equal for pyramids that can share a batch.
+    n : int
+        The largest batch (``train.batch``), at least 1.
+    """
+    if n < 1:
+        raise ValueError(f"a training batch holds at least 1 pyramid, got {n}")
+    groups: dict[tuple, list[ModelJob]] = {}
+    for job in jobs:
+        size = size_of(job)
+        groups.setdefault((job.key, job) if size is None else (job.key, size), []).append(job)
+    batches, count = [], {}
+    for (key, _), members in groups.items():
+        for start in range(0, len(members), n):
+            index = count.get(key, 0)
+            count[key] = index + 1
+            batches.append(TrainBatch(key, index, tuple(members[start : start + n])))
+    return tuple(batches)
+
+
 @dataclass(frozen=True)
 class Plan:
     """What a run does, decided before any job runs (see :func:`make_plan`).
@@ -70,6 +127,9 @@ class Plan:
         Model key -> the SinGAN settings its pyramids train with.
     model_jobs : tuple of ModelJob
         Every pyramid to train, sorted; one per (model key, reference frame).
+    train_batches : tuple of TrainBatch
+        The model jobs as the training jobs run them (``train.batch``, see
+        :func:`group_batches`); with ``train.batch`` 1 one batch per model job, in its order.
     oracle_method : str or None
         The non-blind oracle the blind methods' error ratio is taken against (the first
         configured), if any.
@@ -96,6 +156,7 @@ class Plan:
     model_key_of: Mapping[str, str]
     settings_by_key: Mapping[str, Mapping]
     model_jobs: tuple[ModelJob, ...]
+    train_batches: tuple[TrainBatch, ...]
     oracle_method: str | None
     report: ReportSettings
     sample_seed: int
@@ -358,6 +419,18 @@ def make_plan(
         }
     )
     _check_inject_scales(methods, references, sizes)
+    model_jobs = tuple(sorted(jobs))
+    singan_of = {key_of[n]: methods[n].singan for n in singan}
+
+    def pyramid_size(job: ModelJob):
+        try:
+            return sizes.pyramid(job.reference_id, singan_of[job.key])
+        except DeblurError:
+            return None  # a frame too small for any pyramid: its training job says so
+
+    batch = config["train"]["batch"]
+    # batch 1: no frame is sized for it (the jobs are as they were before batching)
+    batches = group_batches(model_jobs, pyramid_size if batch > 1 else lambda _: None, batch)
     plan = Plan(
         dataset=freeze(config["dataset"]),
         synth_settings=freeze(data.synth_settings),
@@ -369,7 +442,8 @@ def make_plan(
         references=freeze(references),
         model_key_of=freeze(key_of),
         settings_by_key=freeze(settings_by_key),
-        model_jobs=tuple(sorted(jobs)),
+        model_jobs=model_jobs,
+        train_batches=batches,
         oracle_method=oracle,
         report=report,
         sample_seed=sample["seed"],
@@ -497,6 +571,15 @@ class _Sizes:
         width, height = self.frame_size(reference_id)
         name = str(self.sharp_by_id[reference_id])
         return len(pyramid_sizes(height, width, singan, name=name)[0]), (width, height)
+
+    def pyramid(self, reference_id: str, singan) -> tuple[tuple[int, int], ...]:
+        """The (height, width) of every scale of the pyramid trained with ``singan`` on
+        ``reference_id``'s frame (pyramids of equal sizes can train as one batch)."""
+        from deblur.singan.scales import pyramid_sizes
+
+        width, height = self.frame_size(reference_id)
+        name = str(self.sharp_by_id[reference_id])
+        return tuple(tuple(s) for s in pyramid_sizes(height, width, singan, name=name)[0])
 
     def shallowest(self, method: Method, refs: Mapping[str, Sample]) -> tuple[int, tuple[int, int]]:
         """(scales, (width, height)) of the shallowest pyramid ``method`` uses."""

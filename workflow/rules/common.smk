@@ -214,10 +214,45 @@ def selfdeblur_checkpoint(wildcards):
     return f"results/checkpoints/selfdeblur/{wildcards.selfdeblur_method}/{wildcards.pair}.ckpt"
 
 
-def get_train_settings(wildcards):
-    """``--settings-json '{...}'``: the pyramid's SinGAN settings, typed, shell-quoted."""
-    settings = json.dumps(thaw(PLAN.settings_by_key[wildcards.cfg]), sort_keys=True)
+def train_settings(key):
+    """``--settings-json '{...}'``: model key ``key``'s SinGAN settings, typed, shell-quoted."""
+    settings = json.dumps(thaw(PLAN.settings_by_key[key]), sort_keys=True)
     return f"--settings-json {shlex.quote(settings)}"
+
+
+def get_train_settings(wildcards):
+    return train_settings(wildcards.cfg)
+
+
+def batch_resources(batch):
+    """A batch training job's resources: the single training job's (``train`` section), with
+    the ``train_singan`` rule's --set-resources of a profile over them (a batch rule has its
+    own name, so a profile's per-rule settings would miss it), mem_mb and runtime (when
+    numbers) times the batch's size."""
+    merged = dict(job_resources("train"))
+    merged.update(
+        workflow.resource_settings.overwrite_resources.get("train_singan", {})
+    )
+    for key in ("mem_mb", "runtime"):
+        if isinstance(merged.get(key), int):
+            merged[key] *= len(batch.jobs)
+    return merged
+
+
+def batch_histories(batch):
+    """Each member's training history (``train_runs.log``), shell-quoted, space-separated."""
+    return " ".join(
+        shlex.quote(f"{model_dir(*job)}/train_runs.log") for job in batch.jobs
+    )
+
+
+def batch_pairs(batch):
+    """``--image IMG --out DIR`` of every member, in the batch's order, shell-quoted."""
+    return " ".join(
+        f"--image {shlex.quote(str(PLAN.sharp_by_id[job.reference_id]))}"
+        f" --out {shlex.quote(model_dir(*job))}"
+        for job in batch.jobs
+    )
 
 
 def get_eval_flags(wildcards, input):

@@ -21,6 +21,11 @@ ALL_MODELS = [f"{model_dir(cfg, ref)}/model.json" for cfg, ref in PLAN.model_job
 ALL_BENCHMARKS = [
     f"results/benchmarks/train_singan/{cfg}/{ref}.tsv" for cfg, ref in PLAN.model_jobs
 ]
+if config["train"]["batch"] > 1:  # one training job (and benchmark) per batch
+    ALL_BENCHMARKS = [
+        f"results/benchmarks/train_singan_batch/{b.name}.tsv"
+        for b in PLAN.train_batches
+    ]
 for _rule, _methods in {
     "deblur_singan": PLAN.singan_methods,
     "deblur_baseline": PLAN.baseline_methods,

@@ -1,42 +1,85 @@
 # SinGAN: one training job per reference image (gpu), one G_0 deblurring job per method x pair.
 
 
-rule train_singan:
-    input:
-        image=get_reference_image,
-    output:
-        "results/models/{cfg}/{ref}/model.json",
-    log:
-        "logs/train_singan/{cfg}/{ref}.log",
-    benchmark:
-        "results/benchmarks/train_singan/{cfg}/{ref}.tsv"
-    conda:
-        SOFTWARE
-    threads: config["train"]["threads"]
-    resources:
-        **job_resources("train"),
-    params:
-        out=lambda wildcards: model_dir(wildcards.cfg, wildcards.ref),
-        history=train_history,
-        settings=get_train_settings,
-        device=config["train"]["device"],
-        seed=config["train"]["seed"],
-        precision=config["train"]["precision"],
-        compile="--compile" if config["train"]["compile"] else "",
-        tf32="--tf32" if config["train"]["tf32"] else "",
-        branch_max_channels=config["train"]["branch_max_channels"],
-    shell:
-        # Snakemake deletes the log before a job: every run's output is appended to the
-        # pyramid's own history, which the log then holds whole, so a rerun after a kill keeps
-        # the loss lines of the scales trained before it. Snakemake reruns this job when the
-        # image or settings changed, so a pyramid of another run is set aside, not refused.
-        'echo "== run started $(date), resuming if the model directory holds finished'
-        ' scales ==" >> {params.history:q}; cat {params.history:q} > {log:q}; '
-        "python -m deblur train --image {input.image:q} --out {params.out:q} {params.settings}"
-        " --device {params.device} --seed {params.seed} --threads {threads}"
-        " --precision {params.precision} {params.compile} {params.tf32}"
-        " --branch-max-channels {params.branch_max_channels} --replace-other-run"
-        " 2>&1 | tee -a {params.history:q} >> {log:q}"
+if config["train"]["batch"] == 1:
+
+    rule train_singan:
+        input:
+            image=get_reference_image,
+        output:
+            "results/models/{cfg}/{ref}/model.json",
+        log:
+            "logs/train_singan/{cfg}/{ref}.log",
+        benchmark:
+            "results/benchmarks/train_singan/{cfg}/{ref}.tsv"
+        conda:
+            SOFTWARE
+        threads: config["train"]["threads"]
+        resources:
+            **job_resources("train"),
+        params:
+            out=lambda wildcards: model_dir(wildcards.cfg, wildcards.ref),
+            history=train_history,
+            settings=get_train_settings,
+            device=config["train"]["device"],
+            seed=config["train"]["seed"],
+            precision=config["train"]["precision"],
+            compile="--compile" if config["train"]["compile"] else "",
+            tf32="--tf32" if config["train"]["tf32"] else "",
+            branch_max_channels=config["train"]["branch_max_channels"],
+        shell:
+            # Snakemake deletes the log before a job: every run's output is appended to the
+            # pyramid's own history, which the log then holds whole, so a rerun after a kill keeps
+            # the loss lines of the scales trained before it. Snakemake reruns this job when the
+            # image or settings changed, so a pyramid of another run is set aside, not refused.
+            'echo "== run started $(date), resuming if the model directory holds finished'
+            ' scales ==" >> {params.history:q}; cat {params.history:q} > {log:q}; '
+            "python -m deblur train --image {input.image:q} --out {params.out:q} {params.settings}"
+            " --device {params.device} --seed {params.seed} --threads {threads}"
+            " --precision {params.precision} {params.compile} {params.tf32}"
+            " --branch-max-channels {params.branch_max_channels} --replace-other-run"
+            " 2>&1 | tee -a {params.history:q} >> {log:q}"
+
+else:
+    # train.batch > 1: one job per batch of same-size pyramids (deblur.plan.group_batches),
+    # declaring every member's model.json, so the deblur and evaluate rules find each model as
+    # before. Every member's history gets the run's output; the batch log holds them all.
+    for _batch in PLAN.train_batches:
+
+        rule:
+            name:
+                f"train_singan_batch_{_batch.key.replace('-', '_')}_{_batch.index:04d}"
+            input:
+                images=[str(PLAN.sharp_by_id[job.reference_id]) for job in _batch.jobs],
+            output:
+                [f"{model_dir(*job)}/model.json" for job in _batch.jobs],
+            log:
+                f"logs/train_singan_batch/{_batch.name}.log",
+            benchmark:
+                f"results/benchmarks/train_singan_batch/{_batch.name}.tsv"
+            conda:
+                SOFTWARE
+            threads: config["train"]["threads"]
+            resources:
+                **batch_resources(_batch),
+            params:
+                pairs=batch_pairs(_batch),
+                histories=batch_histories(_batch),
+                settings=train_settings(_batch.key),
+                device=config["train"]["device"],
+                seed=config["train"]["seed"],
+                precision=config["train"]["precision"],
+                compile="--compile" if config["train"]["compile"] else "",
+                tf32="--tf32" if config["train"]["tf32"] else "",
+                branch_max_channels=config["train"]["branch_max_channels"],
+            shell:
+                'for h in {params.histories}; do echo "== batch run started $(date), resuming'
+                ' finished scales ==" >> "$h"; echo "== $h ==" >> {log:q}; cat "$h" >> {log:q};'
+                " done; python -m deblur train {params.pairs} {params.settings}"
+                " --device {params.device} --seed {params.seed} --threads {threads}"
+                " --precision {params.precision} {params.compile} {params.tf32}"
+                " --branch-max-channels {params.branch_max_channels} --replace-other-run"
+                " 2>&1 | tee -a {params.histories} >> {log:q}"
 
 
 rule deblur_singan:
