@@ -283,3 +283,27 @@ def test_paper_table_shows_the_closest_other_reading_beside_the_papers_setting()
     assert text.count("| closest other SinGAN reading | `singan_sample` | 12 |") == 2
     assert "| other | `singan_sample` |" not in text and "| other | `singan_sr4` |" in text
     assert text.count("**not reproduced**") == 4  # the verdicts stay the paper's setting's
+
+
+def test_a_batch_training_job_costs_the_sum_of_its_members(tmp_path, caplog):
+    # train.batch 2: one job, named by its first member, trained A and B (each model.json holds
+    # its share of the batch's time); C is a batch of one
+    bench, members = tmp_path / "benchmarks", {"A-000001": 6.0, "B-000001": 5.0, "C-000001": 4.0}
+    batches = (("A-000001", "B-000001"), ("C-000001",))
+    for batch in batches:
+        for ref in batch:
+            model = tmp_path / "results" / "models" / "cfg1" / ref / "model.json"
+            model.parent.mkdir(parents=True)
+            record = dict(size=len(batch), models=[f"results/models/cfg1/{r}" for r in batch])
+            model.write_text(json.dumps(model_record(train_seconds=members[ref], batch=record)))
+        path = bench / "train_singan_batch" / "cfg1" / f"{batch[0]}.tsv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(BENCHMARK_TSV)
+    models = sorted((tmp_path / "results" / "models").rglob("model.json"))
+    with caplog.at_level(logging.WARNING):
+        cost, by_rule = read_benchmarks(bench, None, models)
+    assert "matches no benchmarked job" not in caplog.text
+    train = cost.set_index("job")["train_seconds"].to_dict()
+    assert train == pytest.approx({"cfg1/A-000001": 11.0, "cfg1/C-000001": 4.0})
+    r = by_rule.set_index("rule")
+    assert r.loc["train_singan_batch", "train_total_seconds"] == pytest.approx(15.0)

@@ -62,6 +62,8 @@ BENCHMARK_COLUMNS = {
 }
 BENCHMARK_SUFFIX = ".tsv"
 TRAIN_RULE = "train_singan"  # the workflow's training rule: benchmarks <cfg>/<ref>.tsv
+# its batched form (train.batch > 1): benchmarks <cfg>/<first member's ref>.tsv
+TRAIN_BATCH_RULE = "train_singan_batch"
 # what the cost table's seconds are, per source (paper_table.md says which one each row shows)
 TRAIN_SECONDS_TEXT = "sum of model.json train_seconds (whole training, across resumes)"
 BENCHMARK_SECONDS_TEXT = "wall seconds of the job's last run, from its Snakemake benchmark"
@@ -108,16 +110,39 @@ def read_train_seconds(models: Iterable[str | os.PathLike]) -> dict[Path, float]
     """Model directory -> ``train_seconds`` of its ``model.json`` (the whole training of the
     pyramid, summed over its scales, across resumes). Files that
     :func:`~deblur.modelfile.read_model_json` refuses are skipped with a warning."""
+    return _read_models(models)[0]
+
+
+def _read_models(models: Iterable[str | os.PathLike]) -> tuple[dict[Path, float], dict]:
+    """:func:`read_train_seconds`, and model directory -> the model directories of the batch
+    it was trained in (its ``model.json``'s ``batch`` record; absent for a single run)."""
     from deblur.errors import DeblurError
     from deblur.modelfile import read_model_json
 
-    seconds = {}
+    seconds, batches = {}, {}
     for path in map(Path, models):
         try:
-            seconds[path.parent] = float(read_model_json(path.parent)["train_seconds"])
+            info = read_model_json(path.parent)
+            seconds[path.parent] = float(info["train_seconds"])
         except DeblurError as exc:
             log.warning("skipping model %s: %s", path, exc)
-    return seconds
+            continue
+        if isinstance(info.get("batch"), dict):
+            batches[path.parent] = tuple(map(Path, info["batch"].get("models", ())))
+    return seconds, batches
+
+
+def _batch_models(
+    job: str, train_seconds: dict[Path, float], batches: dict[Path, tuple[Path, ...]]
+) -> list[Path]:
+    """The model directories a batch training job (named by its first member's ``<cfg>/<ref>``)
+    trained, as keys of ``train_seconds``; empty when they are not all there."""
+    first = _model_of(job, train_seconds)
+    if first is None:
+        return []
+    members = batches.get(first, (first,))
+    found = [_model_of("/".join(m.parts[-2:]), train_seconds) for m in members]
+    return [] if None in found else found
 
 
 def _model_of(job: str, train_seconds: dict[Path, float]) -> Path | None:
@@ -141,7 +166,8 @@ def read_benchmarks(
     process, so after a kill and a resume it misses the training before the kill: a
     :data:`TRAIN_RULE` job whose wildcards are the last parts of a model directory in ``models``
     (``model.json`` files) gets that model's ``train_seconds`` (whole training), summed per rule
-    in ``train_*_seconds``.
+    in ``train_*_seconds``; a :data:`TRAIN_BATCH_RULE` job, named by its first member, the sum
+    over the members its ``model.json``'s ``batch`` record lists (each holds its share).
     Nothing found (or None) gives empty tables with the schema (and a warning); unreadable files
     are skipped with a warning.
     """
@@ -149,7 +175,7 @@ def read_benchmarks(
     files = benchmark_files(benchmarks, root)
     if not files:
         log.warning("no benchmark files in %s; the cost table is empty", benchmarks)
-    train_seconds = read_train_seconds(models)
+    train_seconds, batches = _read_models(models)
     matched = set()
     for path, rel in files:
         rel = rel.with_suffix("")
@@ -169,10 +195,15 @@ def read_benchmarks(
                 row[ours] = math.nan
             else:
                 row[ours] = float(values.max() if how == "max" else values.mean())
-        model = _model_of(job, train_seconds) if rule == TRAIN_RULE else None
-        row["train_seconds"] = math.nan if model is None else train_seconds[model]
-        if model is not None:
-            matched.add(model)
+        if rule == TRAIN_RULE:
+            model = _model_of(job, train_seconds)
+            trained = [] if model is None else [model]
+        elif rule == TRAIN_BATCH_RULE:  # each member's share of the batch's time, summed
+            trained = _batch_models(job, train_seconds, batches)
+        else:
+            trained = []
+        row["train_seconds"] = sum(train_seconds[m] for m in trained) if trained else math.nan
+        matched.update(trained)
         rows.append(row)
     for model in sorted(set(train_seconds) - matched):
         log.warning("model %s matches no benchmarked job; its training time is not counted", model)

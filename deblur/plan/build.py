@@ -60,8 +60,9 @@ class TrainBatch(NamedTuple):
 
     @property
     def name(self) -> str:
-        """``<key>/batchNNNN``: where the batch job's log and benchmark go."""
-        return f"{self.key}/batch{self.index:04d}"
+        """``<key>/<first member's reference id>``: where the batch job's log and benchmark go
+        (the cost table finds the members' ``model.json`` from it)."""
+        return f"{self.key}/{self.jobs[0].reference_id}"
 
 
 def group_batches(
