@@ -69,6 +69,8 @@ def test_train_batch_makes_one_training_job_per_batch(tmp_path):
     # keeps the single training rule (test_default_dry_run_lists_every_job)
     wd = make_workdir(tmp_path, "tiny.yaml")
     args = ("-n", "-p", "--configfile", "tiny.yaml", "--config", "train={batch: 2}")
+    # a profile's per-rule settings for the single training rule reach the batch rules
+    args += ("--set-resources", "train_singan:slurm_partition=gpu")
     out = snakemake(wd, *args).stdout
     counts = job_counts(out)
     batches = sorted(r for r in counts if r.startswith("train_singan_batch_"))
@@ -79,7 +81,12 @@ def test_train_batch_makes_one_training_job_per_batch(tmp_path):
     assert all(c.count("--image ") == c.count("--out ") for c in commands)
     # mem_mb and runtime scale with the batch's size
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())["train"]
-    assert f"runtime={2 * cfg['runtime']}, mem_mb={2 * cfg['mem_mb']}" in out
+    lines = [r.split(": ", 1)[1] for r in out.splitlines() if r.startswith("    resources:")]
+    resources = [set(line.split(", ")) for line in lines if "slurm_partition=gpu" in line]
+    assert len(resources) == 2
+    pair, single = sorted(resources, key=lambda r: f"mem_mb={cfg['mem_mb']}" in r)
+    assert {f"runtime={2 * cfg['runtime']}", f"mem_mb={2 * cfg['mem_mb']}"} <= pair
+    assert {f"runtime={cfg['runtime']}", f"mem_mb={cfg['mem_mb']}"} <= single
     assert "logs/train_singan_batch/" in out
 
 

@@ -230,9 +230,9 @@ def batch_resources(batch):
     own name, so a profile's per-rule settings would miss it), mem_mb and runtime (when
     numbers) times the batch's size."""
     merged = dict(job_resources("train"))
-    merged.update(
-        workflow.resource_settings.overwrite_resources.get("train_singan", {})
-    )
+    profile = workflow.resource_settings.overwrite_resources.get("train_singan", {})
+    # Snakemake holds them parsed (Resource objects); the rule takes their raw values
+    merged.update({k: getattr(v, "raw", v) for k, v in profile.items()})
     for key in ("mem_mb", "runtime"):
         if isinstance(merged.get(key), int):
             merged[key] *= len(batch.jobs)
