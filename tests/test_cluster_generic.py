@@ -8,6 +8,7 @@ the tiny config through the profile.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -16,7 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from workflow_helpers import REPO, make_workdir, snakemake
+
+from deblur.data.gopro import image_size
 
 sys.path.insert(0, str(REPO / "tests" / "cluster"))
 import fake_scheduler  # noqa: E402
@@ -208,7 +212,13 @@ def test_pipeline_runs_through_the_profile(tmp_path, cluster):
     deblur = " ".join(by_rule["deblur_singan"]["argv"])
     assert "-l h_rt=0:10:00" in deblur and "gpu=" not in deblur
     evaluate = " ".join(by_rule["evaluate"]["argv"])
-    assert "-pe smp 1 -l h_vmem=2000M -l h_rt=0:30:00" in evaluate and "gpu=" not in evaluate
+    # evaluate's memory is estimated from its frame: evaluate.mem_mb_base + per megapixel
+    conf = yaml.safe_load((REPO / "config.yaml").read_text())["evaluate"]
+    frames = {image_size(f) for f in (wd / "results").rglob("sharp/*.png")}
+    assert len(frames) == 1, frames
+    (width, height) = frames.pop()
+    mem = math.ceil(conf["mem_mb_base"] + conf["mem_mb_per_megapixel"] * width * height / 1e6)
+    assert f"-pe smp 1 -l h_vmem={mem}M -l h_rt=0:30:00" in evaluate and "gpu=" not in evaluate
     assert all(Path(s["cwd"]) == wd for s in subs)
     assert (wd / "logs/cluster/train_singan").is_dir()
     # done: a second run submits nothing
