@@ -38,8 +38,12 @@ def test_critic_loss_is_compiled_once_per_scale_with_static_shapes(png, tmp_path
         return gm.forward
 
     monkeypatch.setattr(fast_module, "COMPILE_BACKEND", counting)
-    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 2)
-    out = train(png, tmp_path / "m", TINY, device="cpu", threads=1, progress=False, compile=True)
+    # torch's own patch: pytest's monkeypatch restores dynamo's config by delattr, which hides
+    # the setting from every later test in the process
+    with torch._dynamo.config.patch(recompile_limit=2):
+        out = train(
+            png, tmp_path / "m", TINY, device="cpu", threads=1, progress=False, compile=True
+        )
     meta = read_model_json(out)
     scales = meta["num_scales"]
     assert scales > 2 and meta["compile"] is True  # more scales than the limit
