@@ -970,3 +970,8 @@ def test_evaluate_memory_grows_with_the_frame(tmp_path):
     assert evaluate_mem_mb(huge, base, per_mp) > 9000  # the probe's measured 9.0 GB
     with pytest.raises(FileNotFoundError):  # Snakemake: "to be determined" until it exists
         evaluate_mem_mb(tmp_path / "later.png", base, per_mp)
+    # an unreadable frame: the base amount (the job itself then names the file); raising here
+    # would abort the run's scheduling and cancel its running cluster jobs
+    broken = tmp_path / "broken.png"
+    broken.write_text("not a PNG")
+    assert evaluate_mem_mb(broken, base, per_mp) == base

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from deblur.data.gopro import image_size
+from deblur.errors import DeblurError
 
 
 def evaluate_mem_mb(sharp: str | os.PathLike, base_mb: float, mb_per_megapixel: float) -> int:
@@ -27,8 +28,15 @@ def evaluate_mem_mb(sharp: str | os.PathLike, base_mb: float, mb_per_megapixel: 
     FileNotFoundError
         If ``sharp`` is not written yet (a dataset an earlier job makes): Snakemake takes this
         as "to be determined" and evaluates the estimate again once the inputs exist.
+
+    A frame whose header cannot be read gets ``base_mb``: the evaluate job itself then stops
+    naming the file, while an error here would abort the whole run's scheduling (and cancel
+    the jobs already running on a cluster).
     """
     if not Path(sharp).is_file():
         raise FileNotFoundError(errno.ENOENT, "not written yet", str(sharp))
-    width, height = image_size(Path(sharp))
+    try:
+        width, height = image_size(Path(sharp))
+    except DeblurError:
+        return math.ceil(base_mb)
     return math.ceil(base_mb + mb_per_megapixel * width * height / 1e6)
