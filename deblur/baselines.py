@@ -34,8 +34,8 @@ from scipy import ndimage
 from deblur.tvblind import (
     NONBLIND_KINDS,
     TVBlindParams,
+    deconvolve_image,
     hyper_laplacian_settings,
-    nonblind_deconvolve,
     tv_blind_deconvolution,
 )
 
@@ -332,9 +332,8 @@ def oracle_tv(
         raise ValueError(f"kernel must be square with an odd side, got shape {k.shape}")
     if min(image.shape[:2]) < k.shape[0]:
         raise ValueError(f"image {image.shape[1]}x{image.shape[0]} is smaller than the kernel")
-    channels = np.moveaxis(image.astype(np.float64), 2, 0)
-    out = nonblind_deconvolve(
-        channels,
+    return deconvolve_image(
+        image.astype(np.float64),
         k / k.sum(),
         params.nonblind,
         tv_lambda=params.tv_lambda,
@@ -343,7 +342,6 @@ def oracle_tv(
         hl_lambda=params.hl_lambda,
         hl_alpha=params.hl_alpha,
     )
-    return np.clip(np.moveaxis(out, 0, 2), 0.0, 1.0).astype(np.float32)
 
 
 def tv_blind(image: np.ndarray, params: TVBlindParams | None = None) -> np.ndarray:

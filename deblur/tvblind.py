@@ -447,10 +447,17 @@ def nonblind_deconvolve(
     raise ValueError(f"nonblind must be one of {', '.join(NONBLIND_KINDS)}, got {nonblind!r}")
 
 
+def deconvolve_image(image: np.ndarray, k: np.ndarray, nonblind: str, **settings) -> np.ndarray:
+    """Each channel of (H, W, C) ``image`` deconvolved by ``k`` with :func:`nonblind_deconvolve`
+    (``settings``: its keyword arguments), clipped to [0, 1], as float32."""
+    out = nonblind_deconvolve(np.moveaxis(image, 2, 0), k, nonblind, **settings)
+    return np.clip(np.moveaxis(out, 0, 2), 0.0, 1.0).astype(np.float32)
+
+
 def final_deconvolution(image: np.ndarray, k: np.ndarray, params: TVBlindParams) -> np.ndarray:
     """tv_blind's last step: each channel of (H, W, C) ``image`` deconvolved by ``k``."""
-    out = nonblind_deconvolve(
-        np.moveaxis(image, 2, 0),
+    return deconvolve_image(
+        image,
         k,
         params.nonblind,
         tv_lambda=params.final_lambda,
@@ -459,7 +466,6 @@ def final_deconvolution(image: np.ndarray, k: np.ndarray, params: TVBlindParams)
         hl_lambda=params.hl_lambda,
         hl_alpha=params.hl_alpha,
     )
-    return np.clip(np.moveaxis(out, 0, 2), 0.0, 1.0).astype(np.float32)
 
 
 def tv_blind_deconvolution(
