@@ -38,7 +38,7 @@ rule deblur_kernel_baseline:
         SOFTWARE
     params:
         kind=lambda wildcards: METHODS[wildcards.kernel_method].kind,
-        flags=lambda wildcards: baseline_flags(wildcards.kernel_method, wildcards.pair),
+        flags=get_kernel_baseline_flags,
     shell:
         "python -m deblur baseline --kind {params.kind} --image {input.blurry:q}"
         " --out {output.image:q} --kernel-out {output.kernel:q} {params.flags} > {log:q} 2>&1"

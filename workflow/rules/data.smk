@@ -63,7 +63,7 @@ rule sample_pairs:
         blur_dir=config["dataset"]["blur_dir"],
         sample=config["sample"],
         fewer="--allow-fewer" if config["sample"]["allow_fewer"] else "",
-        references=get_sheet_references(),
+        references=J.sheet_references(PLAN),
     shell:
         "python -m deblur sample --root {params.root:q} --split {params.split}"
         " --blur-dir {params.blur_dir} --n {params.sample[n]} --seed {params.sample[seed]}"

@@ -3,51 +3,16 @@
 from deblur.evaluation.memory import evaluate_mem_mb
 
 # what the aggregate, study and plot rules read and are told, fixed at parse time
-ALIGN_FLAGS = "--align-shift {max_shift} --align-crop {crop}".format(
-    **config["evaluate"]["aligned"]
-)
+# (deblur.plan.jobs: every metrics file, pyramid and benchmark of this run, and every image
+# `plot` may show in examples.png)
+ALIGN_FLAGS = J.align_flags(config["evaluate"]["aligned"])
 PAPER_FLAGS = " ".join(paper_args(PLAN.report))
 REPORT_FLAGS = " ".join(report_args(PLAN.report))
-HIGHLIGHT_FLAGS = (
-    " ".join(["--highlight", *h]) if (h := config["study"]["highlight"]) else ""
-)
-ALL_METRICS = expand(
-    "results/metrics/{method}/{pair}.parquet", method=list(METHODS), pair=PLAN.pair_ids
-)
-# model.json of every pyramid of this run (their train_seconds cost the training)
-ALL_MODELS = [f"{model_dir(cfg, ref)}/model.json" for cfg, ref in PLAN.model_jobs]
-# benchmark TSVs of every job of this run (aggregated into cost.parquet; other runs' files in
-# results/benchmarks are not counted)
-ALL_BENCHMARKS = [
-    f"results/benchmarks/train_singan/{cfg}/{ref}.tsv" for cfg, ref in PLAN.model_jobs
-]
-if config["train"]["batch"] > 1:  # one training job (and benchmark) per batch
-    ALL_BENCHMARKS = [
-        f"results/benchmarks/train_singan_batch/{b.name}.tsv"
-        for b in PLAN.train_batches
-    ]
-for _rule, _methods in {
-    "deblur_singan": PLAN.singan_methods,
-    "deblur_baseline": PLAN.baseline_methods,
-    "deblur_selfdeblur": PLAN.selfdeblur_methods,
-    "evaluate": list(METHODS),
-}.items():
-    ALL_BENCHMARKS += expand(
-        f"results/benchmarks/{_rule}/{{method}}/{{pair}}.tsv",
-        method=_methods,
-        pair=PLAN.pair_ids,
-    )
-# every image `plot` may show in examples.png: outputs, estimated and true kernels, blurry
-# and sharp frames
-PLOT_IMAGES = [f"results/deblurred/{m}/{p}.png" for m in METHODS for p in PLAN.pair_ids]
-PLOT_IMAGES += [estimated_kernel(m, p) for m in METHODS for p in PLAN.pair_ids]
-PLOT_IMAGES += [str(PLAN.pairs[p].blurry) for p in PLAN.pair_ids]
-PLOT_IMAGES += [
-    str(PLAN.kernel_by_id[p]) for p in PLAN.pair_ids if p in PLAN.kernel_by_id
-]
-PLOT_IMAGES = [i for i in PLOT_IMAGES if i] + [
-    str(PLAN.pairs[p].sharp) for p in PLAN.pair_ids
-]
+HIGHLIGHT_FLAGS = J.highlight_flags(config["study"]["highlight"])
+ALL_METRICS = J.all_metrics(PLAN)
+ALL_MODELS = J.all_models(PLAN)
+ALL_BENCHMARKS = J.all_benchmarks(PLAN, batched=config["train"]["batch"] > 1)
+PLOT_IMAGES = J.plot_images(PLAN)
 # output names come from deblur.outputs, which the commands write and the tests check
 AGGREGATE_OUTPUTS = {
     k: f"{OUT.TABLES_DIR}/{v}" for k, v in OUT.AGGREGATE_TABLES.items()
@@ -103,9 +68,7 @@ rule evaluate:
         model=get_eval_flags,
         max_size=lambda wildcards: METHODS[wildcards.method].max_size,
         align=ALIGN_FLAGS,
-        info=lambda wildcards, input: (
-            f"--meta {shlex.quote(input.info)}" if "info" in input.keys() else ""
-        ),
+        info=get_eval_info_flag,
     shell:
         "python -m deblur evaluate --pred {input.pred:q} --sharp {input.sharp:q} --max-size {params.max_size}"
         " {params.align} {params.model} --meta {params.meta:q} {params.info} --out {output:q} > {log:q} 2>&1"
@@ -147,7 +110,7 @@ rule study:
         out_dir=lambda wildcards, output: Path(output.ablation).parent,
         highlight=HIGHLIGHT_FLAGS,
         max_highlight=config["study"]["max_highlight"],
-        skipped=json.dumps(thaw(PLAN.dropped), sort_keys=True),
+        skipped=J.dropped_json(PLAN),
     shell:
         "python -m deblur study --metrics {input:q} --out-dir {params.out_dir:q} {params.report}"
         " --max-highlight {params.max_highlight} {params.highlight}"

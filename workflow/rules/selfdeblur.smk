@@ -20,7 +20,7 @@ rule deblur_selfdeblur:
     params:
         flags=get_selfdeblur_flags,
         # outside the outputs, so a killed job's checkpoint survives Snakemake's cleanup
-        checkpoint=lambda wildcards: selfdeblur_checkpoint(wildcards),
+        checkpoint=get_selfdeblur_checkpoint,
         device=config["selfdeblur"]["device"],
         seed=config["selfdeblur"]["seed"],
     shell:

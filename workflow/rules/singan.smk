@@ -18,8 +18,8 @@ if config["train"]["batch"] == 1:
         resources:
             **job_resources("train"),
         params:
-            out=lambda wildcards: model_dir(wildcards.cfg, wildcards.ref),
-            history=train_history,
+            out=get_model_dir,
+            history=get_train_history,
             settings=get_train_settings,
             device=config["train"]["device"],
             seed=config["train"]["seed"],
@@ -50,9 +50,9 @@ else:
             name:
                 f"train_singan_batch_{_batch.key.replace('-', '_')}_{_batch.index:04d}"
             input:
-                images=[str(PLAN.sharp_by_id[job.reference_id]) for job in _batch.jobs],
+                images=J.batch_images(PLAN, _batch),
             output:
-                [f"{model_dir(*job)}/model.json" for job in _batch.jobs],
+                J.batch_models(_batch),
             log:
                 f"logs/train_singan_batch/{_batch.name}.log",
             benchmark:
@@ -63,9 +63,9 @@ else:
             resources:
                 **batch_resources(_batch),
             params:
-                pairs=batch_pairs(_batch),
-                histories=batch_histories(_batch),
-                settings=train_settings(_batch.key),
+                pairs=J.batch_pairs(PLAN, _batch),
+                histories=J.batch_histories(_batch),
+                settings=J.train_settings(PLAN, _batch.key),
                 device=config["train"]["device"],
                 seed=config["train"]["seed"],
                 precision=config["train"]["precision"],
