@@ -148,3 +148,38 @@ def test_settings_json_is_typed_and_checked(tmp_path, config, capsys):
         rc = run_cli("train", "--image", sharp, "--out", tmp_path / "m2", "--settings-json", bad)
         err = capsys.readouterr().err
         assert rc == 2 and expected in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_loads_its_settings_once_from_every_layer(tmp_path, config, monkeypatch, capsys):
+    # --config, --settings-json and --set make one SinGANConfig, checked once (one door)
+    import deblur.singan.train
+    from deblur.singan.config import SinGANConfig
+
+    built, trained = [], []
+    check = SinGANConfig.__post_init__
+
+    def counting(self):
+        built.append(self)
+        check(self)
+
+    monkeypatch.setattr(SinGANConfig, "__post_init__", counting)
+    monkeypatch.setattr(deblur.singan.train, "train_batch", lambda *a, **kw: trained.append(kw))
+    sharp = save(tmp_path / "s.png", pattern())
+    settings = '{"niter": 3, "nfc": 4, "max_nfc": 8}'
+    rc = run_cli("train", "--image", sharp, "--out", tmp_path / "m", "--config", config,
+                 "--settings-json", settings, "--set", "niter=5", "--device", "cpu")  # fmt: skip
+    assert rc == 0 and len(built) == 1
+    cfg = trained[0]["config"]
+    assert (cfg.niter, cfg.nfc, cfg.max_nfc, cfg.max_size) == (5, 4, 8, 40)
+    # a value is checked, and named, as the layer that gave it last gives it
+    rc = run_cli("train", "--image", sharp, "--out", tmp_path / "m", "--config", config,
+                 "--settings-json", '{"nfc": "x"}', "--set", "niter=5")  # fmt: skip
+    assert rc == 2 and "--settings-json: singan.nfc must be an integer" in capsys.readouterr().err
+    rc = run_cli("train", "--image", sharp, "--out", tmp_path / "m", "--config", config,
+                 "--set", "niter=x")  # fmt: skip
+    assert rc == 2 and "--set: singan.niter must be an integer" in capsys.readouterr().err
+    # settings checked together name every layer that gave any
+    rc = run_cli("train", "--image", sharp, "--out", tmp_path / "m", "--config", config,
+                 "--set", "min_size=41")  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{config} + --set: invalid singan settings: max_size" in err

@@ -108,11 +108,12 @@ def run(args):
     import json
 
     from deblur.errors import DeblurError
-    from deblur.singan.config import load_config, parse_overrides
+    from deblur.singan.config import load_layers, parse_overrides
     from deblur.singan.fast import BRANCH_MAX_CHANNELS
     from deblur.singan.train import train_batch
 
-    config = load_config(args.config)
+    # one door: --config, then --settings-json over it, then --set over both, checked once
+    layers = [(None, args.config)]
     if args.settings_json is not None:
         try:
             settings = json.loads(args.settings_json)
@@ -120,10 +121,10 @@ def run(args):
             raise DeblurError(f"--settings-json is not JSON ({exc}); pass one object") from None
         if not isinstance(settings, dict):
             raise DeblurError(f"--settings-json must be a JSON object, got {args.settings_json}")
-        config = load_config({**config.to_dict(), **settings}, origin="--settings-json")
+        layers.append(("--settings-json", settings))
     if args.set:
-        overrides = parse_overrides(args.set)
-        config = load_config({**config.to_dict(), **overrides}, origin="--set")
+        layers.append(("--set", parse_overrides(args.set)))
+    config = load_layers(layers)
     progress = args.progress or sys.stderr.isatty()
     branches = args.branch_max_channels
     train_batch(

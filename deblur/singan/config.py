@@ -46,7 +46,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from deblur.errors import DeblurError
@@ -202,10 +202,47 @@ def load_config(
         On an unreadable file, an unknown key, a value of the wrong type or out of range; the
         message names the key.
     """
-    if source is None:
-        return SinGANConfig()
     if isinstance(source, SinGANConfig):
         return source
+    return load_layers([(origin, source)])
+
+
+def load_layers(layers: Sequence[tuple[str | None, object]]) -> SinGANConfig:
+    """One :class:`SinGANConfig` from layers of settings, each over the ones before it, built
+    and checked once (``train``'s --config, --settings-json and --set).
+
+    Parameters
+    ----------
+    layers : sequence of (origin, source)
+        ``source`` as :func:`load_config` takes it (``None``: no settings); ``origin`` names it
+        in error messages (``None``: the path, or "config"). A value is checked as the last
+        layer that gives its key gives it, and an error names that layer; a check of several
+        keys together names every layer that gave any key.
+
+    Raises
+    ------
+    DeblurError
+        As :func:`load_config`.
+    """
+    values, origins = {}, {}
+    for origin, source in layers:
+        if source is None:
+            continue
+        origin, settings = _settings_of(source, origin)
+        values.update(settings)
+        origins.update(dict.fromkeys(settings, origin))
+    checked = {key: _checked(key, value, origins[key]) for key, value in values.items()}
+    try:
+        return SinGANConfig(**checked)
+    except DeblurError as exc:
+        where = " + ".join(dict.fromkeys(origins.values())) or "config"
+        raise DeblurError(f"{where}: {exc}") from None
+
+
+def _settings_of(source, origin: str | None) -> tuple[str, Mapping]:
+    """(origin, flat settings) of one layer, its keys checked against :data:`KEYS`."""
+    if isinstance(source, SinGANConfig):
+        return origin or "config", source.to_dict()
     if isinstance(source, (str, os.PathLike)):
         origin = origin or str(source)
         source = _read_yaml(Path(source))
@@ -220,11 +257,7 @@ def load_config(
             f"{origin}: unknown singan key(s) {', '.join(map(str, unknown))}; "
             f"known keys: {', '.join(KEYS)}"
         )
-    values = {key: _checked(key, value, origin) for key, value in source.items()}
-    try:
-        return SinGANConfig(**values)
-    except DeblurError as exc:
-        raise DeblurError(f"{origin}: {exc}") from None
+    return origin, source
 
 
 def parse_overrides(items: list[str]) -> dict:
