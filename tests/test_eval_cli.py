@@ -356,3 +356,22 @@ def test_plot_cli_survives_a_single_method_and_missing_images(tmp_path):
         "psnr_vs_ssim.png",
         "ssim_by_method.png",
     ]
+
+
+def test_evaluate_reads_each_image_once(tmp_path, monkeypatch):
+    import deblur.data.imageio as imageio
+
+    sharp, blurry = make_pair(tmp_path, 0)
+    reads, read = [], imageio.read_rgb
+
+    def counting(path, *args, **kwargs):
+        reads.append(str(path))
+        return read(path, *args, **kwargs)
+
+    monkeypatch.setattr(imageio, "read_rgb", counting)
+    out = tmp_path / "identity.parquet"
+    meta = json.dumps({"method": "identity"})
+    argv = ("--pred", blurry, "--sharp", sharp, "--max-size", MAX_SIZE, "--meta", meta)
+    assert run_cli("evaluate", *argv, "--out", out) == 0
+    assert sorted(reads) == sorted([str(blurry), str(sharp)])
+    assert set(pd.read_parquet(out)["sharp_path"]) == {str(sharp)}  # recorded as before

@@ -181,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         rows = metrics_rows(
             args.pred,
-            args.sharp,
+            sharp,  # read once, above
             max_size=args.max_size,
             align=AlignSettings(max_shift=args.align_shift, crop=args.align_crop),
             oracle=args.oracle,
@@ -189,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
             kernel_true=args.kernel_true,
             work_width=meta.get("selfdeblur_work_width"),
             meta=base,
+            sharp_path=str(args.sharp),
         )
     except ValueError as exc:
         raise DeblurError(str(exc)) from None

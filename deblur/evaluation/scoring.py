@@ -184,6 +184,7 @@ def metrics_rows(
     work_width: float | None = None,
     meta: Mapping[str, object] | None = None,
     resolutions: Sequence[str] = RESOLUTIONS,
+    sharp_path: str | None = None,
 ) -> list[dict]:
     """One metrics row per resolution for one output, as ``python -m deblur evaluate`` writes.
 
@@ -210,6 +211,9 @@ def metrics_rows(
         computed columns win over it.
     resolutions : sequence of str
         Subset of :data:`~deblur.evaluation.settings.RESOLUTIONS`.
+    sharp_path : str, optional
+        The file an array ``sharp`` was read from (a caller that read it already): recorded as
+        ``sharp_path`` and named in errors, as when ``sharp`` is that path.
 
     Returns
     -------
@@ -238,7 +242,8 @@ def metrics_rows(
     if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 1:
         raise ValueError(f"max_size must be a positive integer, got {max_size!r}")
     pred_img, pred_path = _image(pred)
-    sharp_img, sharp_path = _image(sharp)
+    sharp_img, read_from = _image(sharp)
+    sharp_path = read_from or sharp_path
     sharp_name = sharp_path or "sharp"
     try:
         scores = evaluate_images(pred_img, sharp_img, max_size, resolutions, align)
