@@ -34,6 +34,7 @@ An ablation of the estimate (``--param key=value``, say ``tv_lambda=1e-3``) goes
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import os
@@ -46,7 +47,7 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from deblur import tvblind
+from deblur import hyperlaplacian, tvblind
 from deblur.baselines import parse_params
 from deblur.data.kernels import random_shake_kernel
 from deblur.evaluation.aligned import aligned_scores
@@ -118,24 +119,28 @@ def timed(fn):
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
+def estimate_params(args, k_true: np.ndarray) -> tvblind.TVBlindParams:
+    """tv_blind's parameters for the estimate: the defaults, ``--param`` overrides, and with
+    ``--kernel-size true`` the true kernel's side as the support (the authors' protocol on
+    Levin et al.'s set, where the kernel size is given)."""
+    params = parse_params("tv_blind", args.param)
+    if args.kernel_size == "true":
+        side = max(k_true.shape)
+        params = dataclasses.replace(params, kernel_size=side + 1 - side % 2)
+    return params
+
+
 def run_method(method: str, pair: dict, args) -> dict[str, np.ndarray | float]:
     """Outputs (gray, named by variant) and the seconds, for one method on one pair."""
     blurry, k_true = pair["blurry"], pair["kernel"]
-    params = parse_params("tv_blind", args.param)
     if method == "before":
         old = load_before(args.before_commit)
         (out, k), wall, cpu = timed(lambda: old.tv_blind_deconvolution(rgb(blurry)))
         return {"before": out[..., 0], "kernel": k, "wall": wall, "cpu": cpu}
     if method == "after":  # the raw estimate; the final steps are run by --report
+        params = estimate_params(args, k_true)
         k, wall, cpu = timed(lambda: tvblind.estimate_kernel(blurry, params))
         return {"kernel": k, "wall_kernel": wall, "cpu_kernel": cpu}
-    if method == "oracle":
-        res = {}
-        for nb in NONBLIND:
-            p = tvblind.TVBlindParams(nonblind=nb)
-            out = tvblind.final_deconvolution(blurry[..., None], k_true, p)
-            res[f"oracle_{nb}"] = out[..., 0]
-        return res
     if method == "oracle_before":  # the before-commit's oracle: its final TV step, true kernel
         old = load_before(args.before_commit)
         p = old.TVBlindParams()
@@ -147,47 +152,87 @@ def run_method(method: str, pair: dict, args) -> dict[str, np.ndarray | float]:
 
 
 def run_singan(pair: dict, args) -> dict[str, np.ndarray | float]:
-    """SinGAN G_0 via the CLI: train on the blurry image (default settings unless
-    ``--singan-set``), then one G_0 pass (the paper's setting); the output (the finest scale's
-    size) resized back to the pair's size."""
+    """SinGAN G_0 as the paper runs it: a pyramid trained on the pair's *sharp* image (its
+    settings from ``--singan-config``, the project's default config unless given; seed, one
+    thread and fp32 as the workflow trains), then one G_0 pass on the blurry image. Both
+    images are gray replicated to 3 channels; the output's channel mean is scored. Returns the
+    output at the model's size (``singan_model``) and resized back to the pair's size
+    (``singan``), and the CPU seconds of training and inference (child processes)."""
     from deblur.data.imageio import read_rgb, write_png
+    from deblur.resize import resize_array
 
-    with tempfile.TemporaryDirectory() as tmp:
-        src, model, out = Path(tmp) / "blurry.png", Path(tmp) / "model", Path(tmp) / "out.png"
-        write_png(src, rgb(pair["blurry"]))
-        train = [sys.executable, "-m", "deblur", "-q", "train", "--image", str(src)]
-        train += ["--out", str(model), "--device", "cpu", "--seed", str(SEED)]
-        for kv in args.singan_set:
-            train += ["--set", kv]
-        deblur = [sys.executable, "-m", "deblur", "-q", "deblur", "--model", str(model)]
-        deblur += ["--image", str(src), "--out", str(out), "--steps", "1"]
-        wall, cpu0 = time.perf_counter(), os.times()
-        subprocess.run(train, check=True)
-        subprocess.run(deblur, check=True)
-        cpu1 = os.times()
-        cpu = cpu1.children_user - cpu0.children_user + cpu1.children_system - cpu0.children_system
-        img = read_rgb(out).mean(axis=2)
-        if img.shape != pair["blurry"].shape:
-            img = tvblind.resize(img, pair["blurry"].shape)
-        return {"singan": img, "wall": time.perf_counter() - wall, "cpu": cpu}
+    work = args.out / "singan" / pair["pair"]  # kept: a killed training resumes here
+    work.mkdir(parents=True, exist_ok=True)
+    sharp, blurry, model = work / "sharp.png", work / "blurry.png", work / "model"
+    out = work / "g0.png"
+    write_png(sharp, rgb(pair["sharp"]))
+    write_png(blurry, rgb(pair["blurry"]))
+    train = [sys.executable, "-m", "deblur", "-q", "train", "--image", str(sharp)]
+    train += ["--out", str(model), "--config", str(args.singan_config), "--device", "cpu"]
+    train += ["--seed", str(SEED), "--threads", "1", "--precision", "fp32"]
+    for kv in args.singan_set:
+        train += ["--set", kv]
+    deblur = [sys.executable, "-m", "deblur", "-q", "deblur", "--model", str(model)]
+    deblur += ["--image", str(blurry), "--out", str(out), "--steps", "1", "--threads", "1"]
+    deblur += ["--device", "cpu", "--seed", str(SEED)]
+    wall, cpu0 = time.perf_counter(), os.times()
+    subprocess.run(train, check=True)
+    subprocess.run(deblur, check=True)
+    cpu1 = os.times()
+    cpu = cpu1.children_user - cpu0.children_user + cpu1.children_system - cpu0.children_system
+    img = read_rgb(out).mean(axis=2)
+    full = resize_array(img[..., None], pair["blurry"].shape)[..., 0]
+    return {"singan": full, "singan_model": img, "wall": time.perf_counter() - wall, "cpu": cpu}
+
+
+def nonblind_variants() -> dict[str, tuple[tvblind.TVBlindParams, dict]]:
+    """The final steps reported: each of tv_blind's non-blind kinds at the defaults, and the
+    hyper-Laplacian step with Krishnan & Fergus's own boundary handling (``hl_circular``) and
+    with alpha 1/2 (their test script's; ``hl_alpha05``)."""
+    out = {nb: (tvblind.TVBlindParams(nonblind=nb), {}) for nb in tvblind.NONBLIND_KINDS}
+    out["hl_circular"] = (
+        tvblind.TVBlindParams(nonblind="hyper_laplacian"),
+        {"boundary": "circular"},
+    )
+    out["hl_alpha05"] = (tvblind.TVBlindParams(nonblind="hyper_laplacian", hl_alpha=0.5), {})
+    return out
+
+
+def deconvolve(blurry: np.ndarray, k: np.ndarray, params, extra: dict) -> np.ndarray:
+    """One channel deconvolved by ``k`` with ``params``' final step (``extra``: further
+    hyper-Laplacian settings), clipped to [0, 1]."""
+    if extra:
+        settings = dataclasses.replace(
+            tvblind.hyper_laplacian_settings(params.hl_lambda, params.hl_alpha), **extra
+        )
+        return np.clip(hyperlaplacian.hyper_laplacian_deconvolve(blurry, k, settings), 0, 1)
+    return tvblind.final_deconvolution(blurry[..., None], k, params)[..., 0]
+
+
+def oracle(pair: dict) -> dict[str, np.ndarray | float]:
+    """The true kernel with every reported final step (cheap: recomputed by ``--report``)."""
+    res = {}
+    for name, (p, extra) in nonblind_variants().items():
+        out, wall, cpu = timed(
+            lambda p=p, extra=extra: deconvolve(pair["blurry"], pair["kernel"], p, extra)
+        )
+        res[f"oracle_{name}"] = out
+        res[f"wall_{name}"], res[f"cpu_{name}"] = np.float64(wall), np.float64(cpu)
+    return res
 
 
 def finish(blurry: np.ndarray, k_raw: np.ndarray) -> dict[str, np.ndarray | float]:
-    """tv_blind's last steps from its raw kernel: both non-blind steps at the defaults (the
-    kernel thresholded at ``kernel_threshold``), and the default one with no threshold."""
+    """tv_blind's last steps from its raw kernel: every reported final step (the kernel
+    thresholded at the default ``kernel_threshold``), and the default one with no threshold."""
     defaults = tvblind.TVBlindParams()
     res = {}
-    for nb, threshold in [(nb, defaults.kernel_threshold) for nb in NONBLIND] + [
-        (defaults.nonblind, 0.0)
-    ]:
-        p = tvblind.TVBlindParams(nonblind=nb)
-        k = tvblind.threshold_kernel(k_raw, threshold)
-        out, wall, cpu = timed(
-            lambda p=p, k=k: tvblind.final_deconvolution(blurry[..., None], k, p)
-        )
-        name = nb if threshold == defaults.kernel_threshold else f"{nb}_nothreshold"
-        res[f"after_{name}"] = out[..., 0]
+    k_thr = tvblind.threshold_kernel(k_raw, defaults.kernel_threshold)
+    for name, (p, extra) in nonblind_variants().items():
+        out, wall, cpu = timed(lambda p=p, extra=extra: deconvolve(blurry, k_thr, p, extra))
+        res[f"after_{name}"] = out
         res[f"wall_{name}"], res[f"cpu_{name}"] = np.float64(wall), np.float64(cpu)
+    k_raw_c = tvblind.threshold_kernel(k_raw, 0.0)
+    res[f"after_{defaults.nonblind}_nothreshold"] = deconvolve(blurry, k_raw_c, defaults, {})
     return res
 
 
@@ -199,29 +244,59 @@ def score(pred: np.ndarray, sharp: np.ndarray) -> float:
     return aligned_scores(rgb(pred), rgb(sharp), MAX_SHIFT, CROP)["psnr_aligned"]
 
 
+def model_scores(row: dict, pair: dict, res: dict) -> None:
+    """SinGAN at its own (model) resolution: its raw output and the blurry input, both against
+    the sharp image resized to the model's size (the workflow's antialiased bicubic), with the
+    shift window and border scaled by the same factor."""
+    from deblur.resize import resize_array
+
+    small = res["singan_model"]
+    factor = small.shape[0] / pair["sharp"].shape[0]
+    shift, crop = max(1, round(MAX_SHIFT * factor)), max(1, round(CROP * factor))
+
+    def at_model(img):
+        return resize_array(img[..., None], small.shape)[..., 0]
+
+    sharp = at_model(pair["sharp"])
+    row["singan@model"] = aligned_scores(rgb(small), rgb(sharp), shift, crop)["psnr_aligned"]
+    blurry = at_model(pair["blurry"])
+    row["blurry@model"] = aligned_scores(rgb(blurry), rgb(sharp), shift, crop)["psnr_aligned"]
+
+
+def load_cached(out: Path, shared: list[Path], method: str, pair: str) -> dict | None:
+    """A cached result from ``out``, else from the first ``--shared`` folder that has it."""
+    for folder in [out, *shared]:
+        path = cache_path(folder, method, pair)
+        if path.exists():
+            return dict(np.load(path))
+    return None
+
+
 def report(out: Path, pairs: list[dict], args) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cached = {}
-    for pair in pairs:
-        for method in ("before", "after", "oracle", "oracle_before", "singan"):
-            path = cache_path(out, method, pair["pair"])
-            if path.exists():
-                cached[(method, pair["pair"])] = dict(np.load(path))
-    for pair in pairs:  # tv_blind's final steps on the cached raw kernel estimates
-        res = cached.get(("after", pair["pair"]))
-        if res is not None:
-            res.update(finish(pair["blurry"], res["kernel"]))
+    default = tvblind.TVBlindParams().nonblind
+    variants = list(nonblind_variants())
     rows = []
     for pair in pairs:
         pid, sharp = pair["pair"], pair["sharp"]
         row = {"pair": pid, "blurry": score(pair["blurry"], sharp)}
-        for (method, p), res in cached.items():
-            if p != pid:
+        results = {"oracle": oracle(pair)}
+        for method in ("before", "after", "oracle_before", "singan"):
+            shared = args.shared if method != "after" else []
+            res = load_cached(out, shared, method, pid)
+            if res is None:
                 continue
+            if method == "after":  # tv_blind's final steps on the cached raw kernel estimate
+                res.update(finish(pair["blurry"], res["kernel"]))
+            if method == "singan":
+                model_scores(row, pair, res)
+                res = {k: v for k, v in res.items() if k != "singan_model"}
+            results[method] = res
+        for method, res in results.items():
             for key, val in res.items():
                 if val.ndim == 2 and key != "kernel":
                     row[key] = score(val, sharp)
@@ -229,32 +304,34 @@ def report(out: Path, pairs: list[dict], args) -> None:
                     row[f"{method}:{key}"] = float(val)
         rows.append(row)
     # error ratios against the oracle with the same non-blind step
-    ratio_of = {
-        "before": "oracle_before",
-        "after_tv": "oracle_tv",
-        "after_hyper_laplacian": "oracle_hyper_laplacian",
-        "after_hyper_laplacian_nothreshold": "oracle_hyper_laplacian",
-        "singan": "oracle_hyper_laplacian",
-    }
+    ratio_of = {"before": "oracle_before"}
+    ratio_of |= {f"after_{v}": f"oracle_{v}" for v in variants}
+    ratio_of[f"after_{default}_nothreshold"] = f"oracle_{default}"
+    ratio_of["singan"] = f"oracle_{default}"
     for row in rows:
         for est, orc in ratio_of.items():
             if est in row and orc in row:
                 row[f"ratio_{est}"] = 10 ** ((row[orc] - row[est]) / 10)
-    cols = ["blurry", "before", "after_tv", "after_hyper_laplacian"]
-    cols += ["after_hyper_laplacian_nothreshold", "oracle_before"]
-    cols += ["oracle_tv", "oracle_hyper_laplacian", "singan"]
+    cols = ["blurry", "before", *[f"after_{v}" for v in variants]]
+    cols += [f"after_{default}_nothreshold", "oracle_before", *[f"oracle_{v}" for v in variants]]
+    cols += ["singan", "blurry@model", "singan@model"]
     cols = [c for c in cols if any(c in r for r in rows)]
-    lines = ["| pair | " + " | ".join(cols) + " | ratios (" + ", ".join(ratio_of) + ") |"]
-    lines.append("|" + "---|" * (len(cols) + 2))
+    est_cols = [e for e in ratio_of if any(f"ratio_{e}" in r for r in rows)]
+    lines = ["| pair | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]
     for row in rows:
         vals = [f"{row[c]:.2f}" if c in row else "-" for c in cols]
-        ratios = [f"{row[f'ratio_{e}']:.2f}" if f"ratio_{e}" in row else "-" for e in ratio_of]
-        lines.append(f"| {row['pair']} | " + " | ".join(vals) + " | " + ", ".join(ratios) + " |")
+        lines.append(f"| {row['pair']} | " + " | ".join(vals) + " |")
+    lines += ["", "Error ratios (aligned squared error over the oracle's with the same step):", ""]
+    lines += ["| pair | " + " | ".join(est_cols) + " |", "|" + "---|" * (len(est_cols) + 1)]
+    for row in rows:
+        vals = [f"{row[f'ratio_{e}']:.2f}" if f"ratio_{e}" in row else "-" for e in est_cols]
+        lines.append(f"| {row['pair']} | " + " | ".join(vals) + " |")
     summary = ["", "| method | mean aligned PSNR (dB) | gain over blurry (dB) | ratio <= 3 |"]
     summary.append("|---|---|---|---|")
     for c in cols:
         have = [r for r in rows if c in r]
-        gain = np.mean([r[c] - r["blurry"] for r in have])
+        base = "blurry@model" if c.endswith("@model") else "blurry"
+        gain = np.mean([r[c] - r[base] for r in have])
         key = f"ratio_{c}"
         ok = f"{sum(r[key] <= RATIO_TARGET for r in have if key in r)}/{len(have)}"
         ok = ok if any(key in r for r in have) else "-"
@@ -263,17 +340,11 @@ def report(out: Path, pairs: list[dict], args) -> None:
             f"{gain:+.2f} | {ok} |"
         )
     times = ["", "| timing (s per 255x255 image, mean) | wall | CPU (user+sys) |", "|---|---|---|"]
-    for label, wall, cpu in (
-        ("before (whole method)", "before:wall", "before:cpu"),
-        ("after: kernel estimate", "after:wall_kernel", "after:cpu_kernel"),
-        ("after: tv final step", "after:wall_tv", "after:cpu_tv"),
-        (
-            "after: hyper_laplacian final step",
-            "after:wall_hyper_laplacian",
-            "after:cpu_hyper_laplacian",
-        ),
-        ("singan", "singan:wall", "singan:cpu"),
-    ):
+    timing = [("before (whole method)", "before:wall", "before:cpu")]
+    timing.append(("after: kernel estimate", "after:wall_kernel", "after:cpu_kernel"))
+    timing += [(f"final step {v}", f"oracle:wall_{v}", f"oracle:cpu_{v}") for v in variants]
+    timing.append(("singan (train on sharp + G_0)", "singan:wall", "singan:cpu"))
+    for label, wall, cpu in timing:
         have = [r for r in rows if wall in r]
         if have:
             times.append(
@@ -286,7 +357,9 @@ def report(out: Path, pairs: list[dict], args) -> None:
     print(text)
     fig, ax = plt.subplots(figsize=(5, 3.5))
     grid = np.linspace(1, 6, 501)
-    for est in ratio_of:
+    shown = ["before", f"after_{default}", "after_tv", "after_sparse_irls"]
+    shown += [f"after_{default}_nothreshold", "singan"]
+    for est in shown:
         vals = [r[f"ratio_{est}"] for r in rows if f"ratio_{est}" in r]
         if vals:
             ax.plot(grid, [np.mean(np.asarray(vals) <= g) for g in grid], label=est)
@@ -301,16 +374,28 @@ def report(out: Path, pairs: list[dict], args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("results/bench/tv_blind_levin"))
-    parser.add_argument("--methods", default="oracle,oracle_before,after,before")
+    parser.add_argument("--methods", default="oracle_before,after,before")
     parser.add_argument("--before-commit", default="88da919")
     parser.add_argument("--pairs", default="", help="comma-separated pair indices (default all)")
     parser.add_argument(
         "--param", action="append", default=[], help="tv_blind key=value for the kernel estimate"
     )
     parser.add_argument(
+        "--kernel-size", choices=("default", "true"), default="default",
+        help="kernel support of the estimate: tv_blind's (default) or the true kernel's side",
+    )  # fmt: skip
+    parser.add_argument(
+        "--singan-config", type=Path, default=Path("config.yaml"),
+        help="SinGAN settings for the singan method (a pipeline config with a singan: section; "
+        "default: the project's default config)",
+    )  # fmt: skip
+    parser.add_argument(
         "--singan-set", action="append", default=[], metavar="KEY=VALUE",
-        help="SinGAN setting for the singan method (default: none, the default size: about 4 h "
-        "per image on a 2-core CPU)",
+        help="SinGAN setting on top of --singan-config",
+    )  # fmt: skip
+    parser.add_argument(
+        "--shared", action="append", type=Path, default=[],
+        help="--report: read before, oracle_before and singan results missing from --out here",
     )  # fmt: skip
     parser.add_argument("--report", action="store_true")
     args = parser.parse_args()

@@ -294,6 +294,8 @@ class OracleTVParams:
         Smoothing of the TV norm.
     hl_lambda, hl_alpha : float
         Data weight and gradient exponent of the ``hyper_laplacian`` step.
+    irls_weight : float
+        Prior weight of the ``sparse_irls`` step (Levin et al. 2007, :mod:`deblur.sparsedeconv`).
     """
 
     nonblind: str = "tv"
@@ -302,6 +304,7 @@ class OracleTVParams:
     tv_epsilon: float = TVBlindParams.final_epsilon
     hl_lambda: float = TVBlindParams.hl_lambda
     hl_alpha: float = TVBlindParams.hl_alpha
+    irls_weight: float = TVBlindParams.irls_weight
 
     def __post_init__(self):
         if self.nonblind not in NONBLIND_KINDS:
@@ -315,6 +318,8 @@ class OracleTVParams:
         if not self.tv_epsilon > 0:
             raise ValueError(f"tv_epsilon must be > 0, got {self.tv_epsilon}")
         hyper_laplacian_settings(self.hl_lambda, self.hl_alpha)  # checks both
+        if not self.irls_weight > 0:
+            raise ValueError(f"irls_weight must be > 0, got {self.irls_weight}")
 
 
 def oracle_tv(
@@ -341,6 +346,7 @@ def oracle_tv(
         tv_epsilon=params.tv_epsilon,
         hl_lambda=params.hl_lambda,
         hl_alpha=params.hl_alpha,
+        irls_weight=params.irls_weight,
     )
 
 

@@ -68,11 +68,14 @@ from scipy import fft as sfft
 
 from deblur.data.kernels import center_kernel
 from deblur.hyperlaplacian import HyperLaplacianSettings, hyper_laplacian_deconvolve
+from deblur.sparsedeconv import SparseDeconvSettings, sparse_deconvolve
 
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # Rec. 601
 TV_LIPSCHITZ = 8.0  # ||div grad||: 4 per axis for forward differences, 2 axes
 MIN_IMAGE_SIDE = 8  # coarsest image side (px) a level may have
-NONBLIND_KINDS = ("hyper_laplacian", "tv")  # final non-blind steps
+NONBLIND_KINDS = ("hyper_laplacian", "tv", "sparse_irls")  # final non-blind steps
+TV_SMOOTHINGS = ("sqrt", "max")  # |grad u| smoothed as sqrt(|grad u|^2 + eps^2) or max(eps, .)
+CENTERINGS = ("level", "none")  # re-centre the kernel after every level, or never
 TINY = 1e-31  # guards the normalised steps against a zero gradient
 
 
@@ -100,6 +103,14 @@ class TVBlindParams:
         Largest TV weight: the pyramid stops before a level would exceed it.
     tv_epsilon : float
         Smoothing of the TV norm (intensity units; images are in [0, 1]).
+    tv_smoothing : str
+        How ``tv_epsilon`` smooths ``|grad u|`` in the blind step's TV gradient: ``sqrt``
+        (``sqrt(|grad u|^2 + eps^2)``, differentiable) or ``max`` (``max(eps, |grad u|)``, the
+        reference code's).
+    centering : str
+        ``level``: kernel and image re-centred on the kernel's centroid after every pyramid
+        level; ``none``: never during the estimate (the reference code). The final kernel is
+        centred either way.
     image_step, kernel_step : float
         Step of each gradient update as a fraction of the largest current value over the
         largest gradient entry (the update moves no pixel by more than this fraction of the
@@ -109,11 +120,14 @@ class TVBlindParams:
         is renormalised and re-centred). 0 keeps every tap.
     nonblind : str
         Final non-blind deconvolution of each colour channel: ``hyper_laplacian``
-        (:mod:`deblur.hyperlaplacian`) or ``tv`` (:func:`tv_deconvolve`).
+        (:mod:`deblur.hyperlaplacian`), ``tv`` (:func:`tv_deconvolve`) or ``sparse_irls``
+        (:mod:`deblur.sparsedeconv`).
     final_lambda, final_iterations, final_epsilon : float, int, float
         TV weight, accelerated gradient steps and TV smoothing of the ``tv`` final step.
     hl_lambda, hl_alpha : float
         Data weight and gradient exponent of the ``hyper_laplacian`` final step.
+    irls_weight : float
+        Prior weight of the ``sparse_irls`` final step.
     """
 
     kernel_size: int = 31
@@ -124,6 +138,8 @@ class TVBlindParams:
     lambda_growth: float = 1.9
     lambda_max: float = 0.11
     tv_epsilon: float = 1e-3
+    tv_smoothing: str = "sqrt"
+    centering: str = "level"
     image_step: float = 5e-3
     kernel_step: float = 1e-3
     kernel_threshold: float = 0.05
@@ -133,6 +149,7 @@ class TVBlindParams:
     final_epsilon: float = 1e-2
     hl_lambda: float = HyperLaplacianSettings.lam
     hl_alpha: float = HyperLaplacianSettings.alpha
+    irls_weight: float = SparseDeconvSettings.weight
 
     def __post_init__(self):
         for name in ("kernel_size", "min_kernel_size"):
@@ -151,6 +168,11 @@ class TVBlindParams:
             "lambda_growth": (self.lambda_growth > 1, "> 1"),
             "lambda_max": (self.lambda_max >= self.tv_lambda, ">= tv_lambda"),
             "tv_epsilon": (self.tv_epsilon > 0, "> 0"),
+            "tv_smoothing": (
+                self.tv_smoothing in TV_SMOOTHINGS,
+                f"one of {', '.join(TV_SMOOTHINGS)}",
+            ),
+            "centering": (self.centering in CENTERINGS, f"one of {', '.join(CENTERINGS)}"),
             "image_step": (0 < self.image_step < 1, "in (0, 1)"),
             "kernel_step": (0 < self.kernel_step < 1, "in (0, 1)"),
             "kernel_threshold": (0 <= self.kernel_threshold < 1, "in [0, 1)"),
@@ -163,6 +185,7 @@ class TVBlindParams:
             if not ok:
                 raise ValueError(f"{name} must be {rule}, got {getattr(self, name)}")
         hyper_laplacian_settings(self.hl_lambda, self.hl_alpha)  # checks both
+        SparseDeconvSettings(weight=self.irls_weight)  # checks it
 
 
 def hyper_laplacian_settings(lam: float, alpha: float) -> HyperLaplacianSettings:
@@ -239,10 +262,12 @@ def div(px: np.ndarray, py: np.ndarray) -> np.ndarray:
     return d
 
 
-def tv_gradient(u: np.ndarray, eps: float) -> np.ndarray:
-    """Gradient of the smoothed TV: ``-div(grad u / sqrt(|grad u|^2 + eps^2))``."""
+def tv_gradient(u: np.ndarray, eps: float, smoothing: str = "sqrt") -> np.ndarray:
+    """Gradient of the smoothed TV: ``-div(grad u / |grad u|_eps)``, where ``|grad u|_eps`` is
+    ``sqrt(|grad u|^2 + eps^2)`` (``smoothing="sqrt"``) or ``max(eps, |grad u|)`` (``"max"``)."""
     gx, gy = grad(u)
-    norm = np.sqrt(gx * gx + gy * gy + eps * eps)
+    sq = gx * gx + gy * gy
+    norm = np.sqrt(sq + eps * eps) if smoothing == "sqrt" else np.maximum(eps, np.sqrt(sq))
     return -div(gx / norm, gy / norm)
 
 
@@ -306,13 +331,19 @@ def _normalised_step(x: np.ndarray, g: np.ndarray, fraction: float) -> float:
 
 
 def image_gradient(
-    conv: ValidConv, u: np.ndarray, k_hat: np.ndarray, f: np.ndarray, lam: float, eps: float
+    conv: ValidConv,
+    u: np.ndarray,
+    k_hat: np.ndarray,
+    f: np.ndarray,
+    lam: float,
+    eps: float,
+    smoothing: str = "sqrt",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gradient in ``u`` of ``1/2 ||k * u - f||^2 + lam TV(u)`` and the residual ``k * u - f``."""
     big = u.shape
     u_hat = conv.rfft(u)
     r = conv.forward(u_hat, k_hat, big) - f
-    return conv.adjoint(r, k_hat, big) + lam * tv_gradient(u, eps), r
+    return conv.adjoint(r, k_hat, big) + lam * tv_gradient(u, eps, smoothing), r
 
 
 def estimate_level(
@@ -332,13 +363,15 @@ def estimate_level(
     u0 = u
     for _ in range(params.iterations):
         k_hat = conv.kernel_hat(k)
-        g, _ = image_gradient(conv, u, k_hat, f, lam, eps)
+        g, _ = image_gradient(conv, u, k_hat, f, lam, eps, params.tv_smoothing)
         u = u - _normalised_step(u, g, params.image_step) * g
         u_hat = conv.rfft(u)
         r = conv.forward(u_hat, k_hat, big) - f
         gk = conv.kernel_gradient(conv.rfft(conv.place(r, big)), u_hat)
         k = project_kernel(k - _normalised_step(k, gk, params.kernel_step) * gk)
     u = tv_refine(conv, f, u0, conv.kernel_hat(k), lam, params)
+    if params.centering == "none":
+        return u, k
     k, (dy, dx) = center_kernel(k)
     # k'[j] = k[j - d] needs u'[m] = u[m + d] for the same blurry image
     u = np.roll(u, (-dy, -dx), axis=(-2, -1))
@@ -355,7 +388,7 @@ def tv_refine(
 ) -> np.ndarray:
     """``iterations`` normalised gradient steps of non-blind TV deconvolution from ``u``."""
     for _ in range(params.iterations):
-        g, _ = image_gradient(conv, u, k_hat, f, lam, params.tv_epsilon)
+        g, _ = image_gradient(conv, u, k_hat, f, lam, params.tv_epsilon, params.tv_smoothing)
         u = u - _normalised_step(u, g, params.image_step) * g
     return u
 
@@ -433,17 +466,22 @@ def nonblind_deconvolve(
     tv_epsilon: float,
     hl_lambda: float,
     hl_alpha: float,
+    irls_weight: float = SparseDeconvSettings.weight,
 ) -> np.ndarray:
     """Non-blind deconvolution of ``f`` (..., H, W) by ``k`` with the step named ``nonblind``.
 
     ``tv``: :func:`tv_deconvolve` (``tv_lambda``, ``tv_iterations``, ``tv_epsilon``);
     ``hyper_laplacian``: :func:`deblur.hyperlaplacian.hyper_laplacian_deconvolve` with the
-    paper's continuation and ``hl_lambda``, ``hl_alpha``. Returns (..., H, W), not clipped.
+    paper's continuation and ``hl_lambda``, ``hl_alpha``; ``sparse_irls``:
+    :func:`deblur.sparsedeconv.sparse_deconvolve` with prior weight ``irls_weight``. Returns
+    (..., H, W), not clipped.
     """
     if nonblind == "tv":
         return tv_deconvolve(f, k, tv_lambda, tv_iterations, tv_epsilon)
     if nonblind == "hyper_laplacian":
         return hyper_laplacian_deconvolve(f, k, hyper_laplacian_settings(hl_lambda, hl_alpha))
+    if nonblind == "sparse_irls":
+        return sparse_deconvolve(f, k, SparseDeconvSettings(weight=irls_weight))
     raise ValueError(f"nonblind must be one of {', '.join(NONBLIND_KINDS)}, got {nonblind!r}")
 
 
@@ -465,6 +503,7 @@ def final_deconvolution(image: np.ndarray, k: np.ndarray, params: TVBlindParams)
         tv_epsilon=params.final_epsilon,
         hl_lambda=params.hl_lambda,
         hl_alpha=params.hl_alpha,
+        irls_weight=params.irls_weight,
     )
 
 

@@ -12,13 +12,14 @@ Kinds:
                    over a fine pyramid (the TV weight growing 1.9x per coarser level), then a
                    non-blind step per colour channel; params kernel_size (31, odd), iterations
                    (1000 per level), tv_lambda (0.001 at full resolution), nonblind
-                   (hyper_laplacian or tv), and more (docs/tv_blind.md). The kernel is written
+                   (hyper_laplacian, tv or sparse_irls), and more (docs/tv_blind.md). The kernel is written
                    beside the output as <out stem>_kernel.png (16-bit, scaled to its peak)
                    unless --kernel-out says where
   oracle_tv        the non-blind ceiling where the true kernel is known (--kernel PNG): a
                    per-channel non-blind deconvolution with the true kernel; params nonblind
-                   (tv, or hyper_laplacian: Krishnan & Fergus 2009, hl_lambda 2000, hl_alpha
-                   2/3), tv_lambda (0.001), iterations (200), tv_epsilon (0.01)
+                   (tv; hyper_laplacian: Krishnan & Fergus 2009, hl_lambda 2000, hl_alpha 2/3;
+                   sparse_irls: Levin et al. 2007, irls_weight 0.0068), tv_lambda (0.001),
+                   iterations (200), tv_epsilon (0.01)
 
 Example:
   python -m deblur baseline --kind richardson_lucy --image blur.png --out rl.png \\
