@@ -12,9 +12,9 @@ Kinds:
                    over a fine pyramid (the TV weight growing 1.9x per coarser level), then a
                    non-blind step per colour channel; params kernel_size (31, odd), iterations
                    (1000 per level), tv_lambda (0.001 at full resolution), nonblind
-                   (hyper_laplacian, tv or sparse_irls), and more (docs/tv_blind.md). The kernel is written
-                   beside the output as <out stem>_kernel.png (16-bit, scaled to its peak)
-                   unless --kernel-out says where
+                   (hyper_laplacian, tv or sparse_irls), and more (docs/tv_blind.md). The
+                   kernel is written beside the output as <out stem>_kernel.png (16-bit,
+                   scaled to its peak) unless --kernel-out says where
   oracle_tv        the non-blind ceiling where the true kernel is known (--kernel PNG): a
                    per-channel non-blind deconvolution with the true kernel; params nonblind
                    (tv; hyper_laplacian: Krishnan & Fergus 2009, hl_lambda 2000, hl_alpha 2/3;
