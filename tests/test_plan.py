@@ -270,6 +270,7 @@ def test_group_batches_groups_sizes_chunks_and_keeps_the_order():
         ("k2", 0, "a"), ("k2", 1, "b"),
     ]  # fmt: skip
     assert batches[0].name == "k1/a" and batches[2].name == "k1/b"
+    assert TrainBatch("ab12-bf16", 3, jobs[:1]).rule_name == "train_singan_batch_ab12_bf16_0003"
     assert sorted(j for b in batches for j in b.jobs) == sorted(jobs)
     # chunks of 3: the last is smaller; 1: every job alone, in order
     assert [len(b.jobs) for b in group_batches(jobs[:5], lambda j: 0, 3)] == [3, 2]

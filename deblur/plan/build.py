@@ -64,6 +64,12 @@ class TrainBatch(NamedTuple):
         (the cost table finds the members' ``model.json`` from it)."""
         return f"{self.key}/{self.jobs[0].reference_id}"
 
+    @property
+    def rule_name(self) -> str:
+        """``train_singan_batch_<key>_<index, 4 digits>``, ``-`` in the key as ``_`` (the
+        workflow's rule of this batch: a Python identifier)."""
+        return f"train_singan_batch_{self.key.replace('-', '_')}_{self.index:04d}"
+
 
 def group_batches(
     jobs: Sequence[ModelJob], size_of: Callable[[ModelJob], object], n: int

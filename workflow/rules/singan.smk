@@ -48,7 +48,7 @@ else:
 
         rule:
             name:
-                f"train_singan_batch_{_batch.key.replace('-', '_')}_{_batch.index:04d}"
+                _batch.rule_name
             input:
                 images=J.batch_images(PLAN, _batch),
             output:
