@@ -958,7 +958,7 @@ def test_neighbor_reference_uses_the_sharp_frame_of_a_frame_without_blurry_image
 def test_evaluate_memory_grows_with_the_frame(tmp_path):
     import yaml
 
-    from deblur.evaluation.memory import evaluate_mem_mb
+    from deblur.plan.memory import frame_mem_mb as evaluate_mem_mb
 
     repo = Path(__file__).resolve().parents[1]
     settings = yaml.safe_load((repo / "config.yaml").read_text())["evaluate"]

@@ -4,6 +4,7 @@ and the typing of command-line config values (deblur.plan.config), without Snake
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shlex
@@ -125,6 +126,41 @@ def test_resources_of_single_and_batch_training_jobs():
         "gpu": 0, "mem_mb": 200, "runtime": "2h",
     }  # fmt: skip
     assert single == J.job_resources(train)  # not modified
+
+
+def test_memory_of_the_jobs_that_work_on_the_whole_frame(tmp_path):
+    """Baselines and SelfDeblur by their frame's header, sr readings by their planned output,
+    a method's own mem_mb over both; an unreadable frame gets the base."""
+    methods = [SINGAN, IDENTITY, TV, {**TV, "name": "tv_own", "mem_mb": 4321}, SD,
+               {"name": "srfull", "kind": "singan", "mode": "sr", "sr_factor": "full"},
+               {"name": "srfull_own", "kind": "singan", "mode": "sr", "sr_factor": "full",
+                "mem_mb": 999}]  # fmt: skip
+    config = config_with(methods=methods)
+    plan = make_plan(config)
+    pair = plan.pair_ids[0]
+    frame = tmp_path / "frame.png"
+    Image.new("RGB", (2000, 1000)).save(frame)  # 2 megapixels
+    coef = config["baselines"]["mem_mb"]
+    tv = coef["tv_blind"]
+    want = math.ceil(tv["base"] + 2 * tv["per_megapixel"])
+    assert J.baseline_mem_mb(plan, coef, "tv", str(frame)) == want
+    assert J.baseline_mem_mb(plan, coef, "tv_own", str(frame)) == 4321
+    (tmp_path / "bad.png").write_text("not a PNG")
+    bad = str(tmp_path / "bad.png")
+    assert J.baseline_mem_mb(plan, coef, "identity", bad) == math.ceil(coef["identity"]["base"])
+    sd = config["selfdeblur"]
+    want = math.ceil(sd["mem_mb"] + 2 * sd["mem_mb_per_megapixel"])
+    assert J.selfdeblur_mem_mb(plan, sd, "sd", str(frame)) == want
+    inference = config["inference"]
+    assert J.deblur_mem_mb(plan, inference, "singan", pair) == inference["mem_mb"]
+    width, height = (int(v) for v in config["dataset"]["synthetic"]["size"].split("x"))
+    out_mp = width * height / 1e6  # sr full: the frame's size
+    want = inference["mem_mb"] + inference["sr_mem_mb_per_megapixel"] * out_mp
+    assert J.deblur_mem_mb(plan, inference, "srfull", pair) == math.ceil(want)
+    assert J.deblur_mem_mb(plan, inference, "srfull_own", pair) == 999
+    ev = config["evaluate"]
+    want = ev["mem_mb_base"] + 2 * ev["mem_mb_per_megapixel"]
+    assert J.evaluate_mem_mb(ev, str(frame)) == math.ceil(want)
 
 
 def test_run_wide_lists_in_the_rules_order():

@@ -16,8 +16,10 @@ import shlex
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from deblur.errors import DeblurError
 from deblur.kernelio import kernel_path_for
 from deblur.plan.build import Plan, TrainBatch
+from deblur.plan.memory import estimate_mem_mb, frame_mem_mb
 from deblur.plan.methods import SELFDEBLUR, SINGAN, baseline_param_args, selfdeblur_param_args, thaw
 
 MODELS_DIR = "results/models"
@@ -88,6 +90,50 @@ def batch_resources(single: Mapping, overrides: Mapping, size: int) -> dict:
         if isinstance(merged.get(key), int):
             merged[key] *= size
     return merged
+
+
+def baseline_mem_mb(plan: Plan, coefficients: Mapping, method: str, blurry: str) -> int:
+    """``mem_mb`` of baseline ``method``'s job on the frame ``blurry``: the method's own
+    ``mem_mb``, else ``coefficients[kind]`` (the config's ``baselines.mem_mb``: ``base`` +
+    ``per_megapixel`` of the frame, :func:`~deblur.plan.memory.frame_mem_mb`)."""
+    m = plan.methods[method]
+    if m.mem_mb is not None:
+        return m.mem_mb
+    c = coefficients[m.kind]
+    return frame_mem_mb(blurry, c["base"], c["per_megapixel"])
+
+
+def deblur_mem_mb(plan: Plan, inference: Mapping, method: str, pair_id: str) -> int:
+    """``mem_mb`` of singan ``method``'s deblur job on ``pair_id``: the method's own
+    ``mem_mb``, else ``inference["mem_mb"]``, plus ``sr_mem_mb_per_megapixel`` per megapixel
+    of the planned output for an sr reading (model size x factor, the frame's size for
+    ``full``). A frame whose size cannot be read gets the base (the job then names it)."""
+    m, base = plan.methods[method], inference["mem_mb"]
+    if m.mem_mb is not None:
+        return m.mem_mb
+    if m.mode != "sr":
+        return base
+    try:
+        height, width = plan.reading_plan(method, pair_id).out_size
+    except DeblurError:
+        return base
+    return estimate_mem_mb(width, height, base, inference["sr_mem_mb_per_megapixel"])
+
+
+def selfdeblur_mem_mb(plan: Plan, section: Mapping, method: str, blurry: str) -> int:
+    """``mem_mb`` of selfdeblur ``method``'s job on the frame ``blurry``: the method's own
+    ``mem_mb``, else ``section["mem_mb"]`` + ``mem_mb_per_megapixel`` of the frame (it works
+    at its max_size, but reads and downscales the whole frame)."""
+    own = plan.methods[method].mem_mb
+    if own is not None:
+        return own
+    return frame_mem_mb(blurry, section["mem_mb"], section["mem_mb_per_megapixel"])
+
+
+def evaluate_mem_mb(section: Mapping, sharp: str) -> int:
+    """``mem_mb`` of an evaluate job against the frame ``sharp`` (every score is also computed
+    at full resolution): ``mem_mb_base`` + ``mem_mb_per_megapixel`` of the frame."""
+    return frame_mem_mb(sharp, section["mem_mb_base"], section["mem_mb_per_megapixel"])
 
 
 def baseline_flags(plan: Plan, method: str, pair_id: str) -> str:

@@ -54,6 +54,9 @@ class Method:
         ``singan`` keys over it (a singan method's pyramids; a baseline's scoring size).
     singan : SinGANConfig
         ``settings`` checked and completed with the reference defaults.
+    mem_mb : int or None
+        Memory (MB) the entry asks for its deblurring jobs, over the estimate from the frame
+        size or the section's fixed amount (None: no override).
     """
 
     name: str
@@ -69,6 +72,7 @@ class Method:
     params: Mapping
     settings: Mapping
     singan: SinGANConfig
+    mem_mb: int | None = None
 
     @property
     def max_size(self) -> int:
@@ -196,6 +200,7 @@ def build_methods(
             params=freeze(e["params"]),
             settings=freeze(settings),
             singan=loaded[text],
+            mem_mb=e.get("mem_mb"),
         )
         _check_params(method)
         methods[name] = method

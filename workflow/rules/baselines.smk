@@ -15,6 +15,9 @@ rule deblur_baseline:
         "results/benchmarks/deblur_baseline/{baseline_method}/{pair}.tsv"
     conda:
         SOFTWARE
+    resources:
+        # the frame is deblurred at its full size: memory by its megapixels, per kind
+        mem_mb=get_baseline_mem_mb,
     params:
         kind=lambda wildcards: METHODS[wildcards.baseline_method].kind,
         flags=get_baseline_flags,
@@ -36,6 +39,8 @@ rule deblur_kernel_baseline:
         "results/benchmarks/deblur_baseline/{kernel_method}/{pair}.tsv"
     conda:
         SOFTWARE
+    resources:
+        mem_mb=get_kernel_baseline_mem_mb,
     params:
         kind=lambda wildcards: METHODS[wildcards.kernel_method].kind,
         flags=get_kernel_baseline_flags,

@@ -119,6 +119,34 @@ def get_kernel_baseline_flags(wildcards):
     return J.baseline_flags(PLAN, wildcards.kernel_method, wildcards.pair)
 
 
+def get_baseline_mem_mb(wildcards, input):
+    return J.baseline_mem_mb(
+        PLAN, config["baselines"]["mem_mb"], wildcards.baseline_method, input.blurry
+    )
+
+
+def get_kernel_baseline_mem_mb(wildcards, input):
+    return J.baseline_mem_mb(
+        PLAN, config["baselines"]["mem_mb"], wildcards.kernel_method, input.blurry
+    )
+
+
+def get_deblur_mem_mb(wildcards):
+    return J.deblur_mem_mb(
+        PLAN, config["inference"], wildcards.singan_method, wildcards.pair
+    )
+
+
+def get_selfdeblur_mem_mb(wildcards, input):
+    return J.selfdeblur_mem_mb(
+        PLAN, config["selfdeblur"], wildcards.selfdeblur_method, input.blurry
+    )
+
+
+def get_eval_mem_mb(wildcards, input):
+    return J.evaluate_mem_mb(config["evaluate"], input.sharp)
+
+
 def get_baseline_kernel(wildcards):
     """The true kernel an oracle method reads; nothing for the others."""
     return J.baseline_kernel(PLAN, wildcards.baseline_method, wildcards.pair)

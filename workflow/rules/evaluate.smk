@@ -1,7 +1,5 @@
 # Metrics per method x pair, then tables, the regenerated paper table and plots.
 
-from deblur.evaluation.memory import evaluate_mem_mb
-
 # what the aggregate, study and plot rules read and are told, fixed at parse time
 # (deblur.plan.jobs: every metrics file, pyramid and benchmark of this run, and every image
 # `plot` may show in examples.png)
@@ -57,11 +55,7 @@ rule evaluate:
         SOFTWARE
     resources:
         # grows with the frame: scores are also computed at full resolution
-        mem_mb=lambda wildcards, input: evaluate_mem_mb(
-            input.sharp,
-            config["evaluate"]["mem_mb_base"],
-            config["evaluate"]["mem_mb_per_megapixel"],
-        ),
+        mem_mb=get_eval_mem_mb,
     params:
         meta=get_eval_meta,
         # --model DIR, and on known-kernel data the oracle and kernel flags (get_eval_flags)

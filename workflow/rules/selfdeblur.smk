@@ -16,7 +16,8 @@ rule deblur_selfdeblur:
         SOFTWARE
     threads: config["selfdeblur"]["threads"]
     resources:
-        **job_resources("selfdeblur"),
+        # it works at its max_size, but reads the whole frame
+        **dict(job_resources("selfdeblur"), mem_mb=get_selfdeblur_mem_mb),
     params:
         flags=get_selfdeblur_flags,
         # outside the outputs, so a killed job's checkpoint survives Snakemake's cleanup

@@ -96,7 +96,8 @@ rule deblur_singan:
         SOFTWARE
     threads: config["inference"]["threads"]
     resources:
-        **job_resources("inference"),
+        # sr readings: more with their output's size
+        **dict(job_resources("inference"), mem_mb=get_deblur_mem_mb),
     params:
         model=lambda wildcards, input: Path(input.model).parent,
         flags=get_deblur_flags,
