@@ -171,7 +171,7 @@ def test_schema_refuses_negative_coefficients(tmp_path):
     assert "-1" in proc.stdout + proc.stderr and "minimum" in proc.stdout + proc.stderr
 
 
-def test_config_yaml_lists_every_baseline_kind():
+def test_config_yaml_lists_every_baseline_kind_and_agrees_with_the_schema():
     from deblur.baselines import METHOD_KINDS
 
     assert set(DEFAULTS["baselines"]["mem_mb"]) == set(METHOD_KINDS)
@@ -187,7 +187,9 @@ def test_config_yaml_lists_every_baseline_kind():
         ("evaluate", "mem_mb_per_megapixel"),
     ):
         props = schema["properties"][section]["properties"]
-        assert DEFAULTS[section][key] == props[key]["default"], (section, key)  # fmt: skip
+        assert DEFAULTS[section][key] == props[key]["default"], (section, key)
+    synth = schema["properties"]["dataset"]["properties"]["synthetic_mem_mb"]["properties"]
+    assert DEFAULTS["dataset"]["synthetic_mem_mb"] == {k: v["default"] for k, v in synth.items()}
 
 
 def test_a_profile_can_still_set_a_rule_s_memory(tmp_path):

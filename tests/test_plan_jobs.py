@@ -161,6 +161,14 @@ def test_memory_of_the_jobs_that_work_on_the_whole_frame(tmp_path):
     ev = config["evaluate"]
     want = ev["mem_mb_base"] + 2 * ev["mem_mb_per_megapixel"]
     assert J.evaluate_mem_mb(ev, str(frame)) == math.ceil(want)
+    # the synthetic set's job: by the configured frame size (known at parse time)
+    syn = config["dataset"]["synthetic_mem_mb"]
+    big = {
+        **config["dataset"],
+        "synthetic": {**config["dataset"]["synthetic"], "size": "2000x1000"},
+    }
+    assert J.synth_mem_mb(big) == math.ceil(syn["base"] + 2 * syn["per_megapixel"])
+    assert J.synth_mem_mb(big) > J.synth_mem_mb(config["dataset"])
 
 
 def test_run_wide_lists_in_the_rules_order():

@@ -130,6 +130,17 @@ def selfdeblur_mem_mb(plan: Plan, section: Mapping, method: str, blurry: str) ->
     return frame_mem_mb(blurry, section["mem_mb"], section["mem_mb_per_megapixel"])
 
 
+def synth_mem_mb(dataset: Mapping) -> int:
+    """``mem_mb`` of the job writing the synthetic dataset: the config's
+    ``dataset.synthetic_mem_mb`` (``base`` + ``per_megapixel`` of the configured frame size;
+    frames are made one at a time, so their number does not count)."""
+    from deblur.data.synthetic import parse_size
+
+    width, height = parse_size(dataset["synthetic"]["size"])
+    c = dataset["synthetic_mem_mb"]
+    return estimate_mem_mb(width, height, c["base"], c["per_megapixel"])
+
+
 def evaluate_mem_mb(section: Mapping, sharp: str) -> int:
     """``mem_mb`` of an evaluate job against the frame ``sharp`` (every score is also computed
     at full resolution): ``mem_mb_base`` + ``mem_mb_per_megapixel`` of the frame."""

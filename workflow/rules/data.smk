@@ -13,6 +13,8 @@ if PLAN.dataset["kind"] == "synthetic" and PLAN.synth_settings["mode"] == "camer
             "logs/synthesize_dataset/synthesize_dataset.log",
         conda:
             SOFTWARE
+        resources:
+            mem_mb=J.synth_mem_mb(config["dataset"]),  # by the frames' size
         params:
             root=lambda wildcards: config["dataset"]["root"],
             syn=config["dataset"]["synthetic"],
@@ -35,6 +37,8 @@ elif PLAN.dataset["kind"] == "synthetic":
             "logs/synthesize_dataset/synthesize_dataset.log",
         conda:
             SOFTWARE
+        resources:
+            mem_mb=J.synth_mem_mb(config["dataset"]),  # by the frames' size
         params:
             root=lambda wildcards: config["dataset"]["root"],
             syn=thaw(PLAN.synth_settings),
