@@ -6,8 +6,9 @@ W + kw - 1) convolved with a kernel ``k`` (kh, kw): ``f = k * u`` with no bounda
 
     E(u, k) = 1/2 ||k * u - f||^2 + lam * TV(u),   k >= 0,  sum(k) = 1,
 
-with ``TV(u) = sum sqrt(|grad u|^2 + eps^2)`` (isotropic, smoothed by ``eps`` so that it has a
-gradient everywhere).
+with ``TV(u) = sum |grad u|`` (isotropic, forward differences); its gradient divides by
+``max(eps, |grad u|)`` as the reference code does (``tv_smoothing = "sqrt"``:
+``sqrt(|grad u|^2 + eps^2)``, the gradient of a smoothed TV).
 
 Algorithm (projected alternating gradient descent, the paper's scheme as in the authors'
 reference code), per pyramid level at a fixed TV weight ``lam``, ``iterations`` times:
@@ -23,8 +24,9 @@ reference code), per pyramid level at a fixed TV weight ``lam``, ``iterations`` 
    solution.
 
 The level ends with ``iterations`` non-blind image steps (step 1 with the level's final kernel)
-from the level's starting image, as the reference does, and kernel and image are re-centred on
-the kernel's centroid (whole pixels; the valid model leaves the blur's position ambiguous).
+from the level's starting image, as the reference does. The kernel is not re-centred between
+levels (the reference's; ``centering = "level"`` re-centres kernel and image on the kernel's
+centroid after every level, whole pixels: the valid model leaves the blur's position free).
 
 Coarse to fine: the finest level has the kernel side ``kernel_size`` and the weight
 ``tv_lambda``; each coarser level divides the kernel side by ``1 / scale_ratio`` (made odd and
@@ -40,19 +42,21 @@ here is the longest expected blur, not the true kernel's size as in the paper's 
 and the spare support collects faint streaks). The colour output is a non-blind deconvolution
 of each channel with the estimated kernel, cropped to the input frame:
 ``nonblind = hyper_laplacian`` (Krishnan & Fergus 2009, :mod:`deblur.hyperlaplacian`;
-``hl_lambda``, ``hl_alpha``; a sparse-prior step like the one behind the paper's published
-results), or ``tv`` (same valid model as the blind step, weight ``final_lambda``,
-``final_iterations`` accelerated gradient steps, smoothing ``final_epsilon``).
+``hl_lambda``, ``hl_alpha``), ``sparse_irls`` (Levin et al. 2007's IRLS, the step behind the
+paper's published results, :mod:`deblur.sparsedeconv`; ``irls_weight``), or ``tv`` (same
+valid model as the blind step, weight ``final_lambda``, ``final_iterations`` accelerated
+gradient steps, smoothing ``final_epsilon``).
 
 Defaults (:class:`TVBlindParams`), the reference code's unless noted: ``kernel_size`` 31 (this
 project's; the longest blur it expects), ``min_kernel_size`` 3, ``scale_ratio`` 1/1.1,
 ``iterations`` 1000, ``tv_lambda`` 1e-3 (the authors give 3e-4 to 6e-4 for clean images and
 1e-3 to 3e-3 for noisy ones; this project's synthetic blur carries 1% noise),
-``lambda_growth`` 1.9, ``lambda_max`` 0.11, ``tv_epsilon`` 1e-3, ``image_step`` 5e-3,
-``kernel_step`` 1e-3, ``kernel_threshold`` 0.05 (this project's), ``nonblind``
-hyper_laplacian (``hl_lambda`` 2000, ``hl_alpha`` 2/3: Krishnan & Fergus's), and for the
-``tv`` final step ``final_lambda`` 1e-3, ``final_iterations`` 200, ``final_epsilon`` 1e-2
-(this project's).
+``lambda_growth`` 1.9, ``lambda_max`` 0.11, ``tv_epsilon`` 1e-3, ``tv_smoothing`` max,
+``centering`` none, ``image_step`` 5e-3, ``kernel_step`` 1e-3, ``kernel_threshold`` 0.05
+(this project's), ``nonblind`` hyper_laplacian (this project's choice; ``hl_lambda`` 2000,
+``hl_alpha`` 2/3: Krishnan & Fergus's), ``irls_weight`` 0.0068 (the authors' for their final
+step), and for the ``tv`` final step ``final_lambda`` 1e-3, ``final_iterations`` 200,
+``final_epsilon`` 1e-2 (this project's).
 
 Assumes one spatially uniform blur; real camera shake with rotation or depth (GoPro) breaks it.
 """
@@ -138,8 +142,8 @@ class TVBlindParams:
     lambda_growth: float = 1.9
     lambda_max: float = 0.11
     tv_epsilon: float = 1e-3
-    tv_smoothing: str = "sqrt"
-    centering: str = "level"
+    tv_smoothing: str = "max"
+    centering: str = "none"
     image_step: float = 5e-3
     kernel_step: float = 1e-3
     kernel_threshold: float = 0.05
@@ -354,7 +358,7 @@ def estimate_level(
     ``iterations`` times: a normalised gradient step on ``u``, then one on ``k`` followed by
     the projection (clip negatives, then normalise). Then the level's image is recomputed by
     ``iterations`` non-blind steps with the final kernel from the level's starting image, and
-    kernel and image are re-centred on the kernel's centroid.
+    with ``centering = "level"``, kernel and image are re-centred on the kernel's centroid.
     """
     ks = k.shape[0]
     big = u.shape
