@@ -32,6 +32,7 @@ import numpy as np
 from scipy import ndimage
 
 from deblur.tvblind import (
+    MIN_TV_EPSILON,
     NONBLIND_KINDS,
     TVBlindParams,
     deconvolve_image,
@@ -315,8 +316,8 @@ class OracleTVParams:
             raise ValueError(f"tv_lambda must be > 0, got {self.tv_lambda}")
         if self.iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {self.iterations}")
-        if not self.tv_epsilon > 0:
-            raise ValueError(f"tv_epsilon must be > 0, got {self.tv_epsilon}")
+        if not self.tv_epsilon >= MIN_TV_EPSILON:
+            raise ValueError(f"tv_epsilon must be >= {MIN_TV_EPSILON:.3g}, got {self.tv_epsilon}")
         hyper_laplacian_settings(self.hl_lambda, self.hl_alpha)  # checks both
         if not self.irls_weight > 0:
             raise ValueError(f"irls_weight must be > 0, got {self.irls_weight}")

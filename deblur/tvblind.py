@@ -74,6 +74,10 @@ from deblur.data.kernels import center_kernel
 from deblur.hyperlaplacian import HyperLaplacianSettings, hyper_laplacian_deconvolve
 from deblur.sparsedeconv import SparseDeconvSettings, sparse_deconvolve
 
+# The smallest TV smoothing that keeps ``eps**2`` (and ``1 / eps``) a normal float64: below it
+# the smoothed norm underflows to 0 and the TV gradient becomes 0 / 0.
+MIN_TV_EPSILON = float(np.sqrt(np.finfo(np.float64).tiny))
+
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # Rec. 601
 TV_LIPSCHITZ = 8.0  # ||div grad||: 4 per axis for forward differences, 2 axes
 MIN_IMAGE_SIDE = 8  # coarsest image side (px) a level may have
@@ -171,7 +175,7 @@ class TVBlindParams:
             "tv_lambda": (self.tv_lambda > 0, "> 0"),
             "lambda_growth": (self.lambda_growth > 1, "> 1"),
             "lambda_max": (self.lambda_max >= self.tv_lambda, ">= tv_lambda"),
-            "tv_epsilon": (self.tv_epsilon > 0, "> 0"),
+            "tv_epsilon": (self.tv_epsilon >= MIN_TV_EPSILON, f">= {MIN_TV_EPSILON:.3g}"),
             "tv_smoothing": (
                 self.tv_smoothing in TV_SMOOTHINGS,
                 f"one of {', '.join(TV_SMOOTHINGS)}",
@@ -183,7 +187,7 @@ class TVBlindParams:
             "nonblind": (self.nonblind in NONBLIND_KINDS, f"one of {', '.join(NONBLIND_KINDS)}"),
             "final_lambda": (self.final_lambda > 0, "> 0"),
             "final_iterations": (self.final_iterations >= 1, ">= 1"),
-            "final_epsilon": (self.final_epsilon > 0, "> 0"),
+            "final_epsilon": (self.final_epsilon >= MIN_TV_EPSILON, f">= {MIN_TV_EPSILON:.3g}"),
         }
         for name, (ok, rule) in rules.items():
             if not ok:

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -513,7 +514,7 @@ def test_non_finite_selfdeblur_params_are_refused_at_parse_time(value):
     "kind, params, fragment",
     [
         ("unsharp", ["radius=1e308"], "cannot convert float infinity"),
-        ("oracle_tv", ["tv_epsilon=1e-320"], "produced NaN or inf"),
+        ("oracle_tv", ["tv_lambda=1e308"], "produced NaN or inf"),
     ],
 )
 def test_extreme_baseline_params_end_in_one_line(tmp_path, capsys, kind, params, fragment):
@@ -524,15 +525,28 @@ def test_extreme_baseline_params_end_in_one_line(tmp_path, capsys, kind, params,
     Image.fromarray(k).save(kernel)
     extra = ["--kernel", kernel] if kind == "oracle_tv" else []
     args = [a for p in params for a in ("--param", p)]
-    assert (
-        run_cli(
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        code = run_cli(
             "baseline", "--kind", kind, "--image", image, "--out", tmp_path / "o.png", *extra, *args
         )
-        == 2
-    )
+    assert code == 2
     line = last_error(capsys)
     assert fragment in line and "change the parameters" in line
+    # numpy's overflow warnings are not shown before the one line
+    assert not [w for w in shown if issubclass(w.category, RuntimeWarning)]
     assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("kind", ["tv_blind", "oracle_tv"])
+def test_a_tv_epsilon_whose_square_underflows_is_refused(kind):
+    from deblur.baselines import parse_params
+
+    # 1e-320 squared is 0 in float64: the TV gradient would be 0 / 0
+    name = "tv_epsilon"
+    with pytest.raises(ValueError, match=f"{name} must be >= 1.49e-154, got 1e-320"):
+        parse_params(kind, [f"{name}=1e-320"])
+    parse_params(kind, [f"{name}=1e-150"])  # a tiny but representable one is accepted
 
 
 def test_nan_weight_in_a_scale_is_named(trained, model, tmp_path, capsys):

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import warnings
 from pathlib import Path
 
 HELP = "classical baselines (identity, unsharp, richardson_lucy, tv_blind, oracle_tv)"
@@ -117,20 +118,28 @@ def run(args: argparse.Namespace) -> int:
         if out is not None:
             check_output_file(out)
     image = read_rgb(args.image)
-    try:
-        out, info, kernel = run_baseline(
-            args.kind, image, params, with_kernel=True, kernel=true_kernel
-        )
-    except (ValueError, OverflowError, FloatingPointError) as exc:  # extreme parameters
-        raise DeblurError(
-            f"{args.kind} failed on {args.image} with {params_text(params)}: {exc}; change "
-            "the parameters"
-        ) from None
+    # numpy's overflow / invalid-value warnings are collected, not printed: a non-finite result
+    # becomes the one-line error below (naming the first of them), a finite one logs them
+    with warnings.catch_warnings(record=True) as numeric:
+        warnings.simplefilter("always", RuntimeWarning)
+        try:
+            out, info, kernel = run_baseline(
+                args.kind, image, params, with_kernel=True, kernel=true_kernel
+            )
+        except (ValueError, OverflowError, FloatingPointError) as exc:  # extreme parameters
+            raise DeblurError(
+                f"{args.kind} failed on {args.image} with {params_text(params)}: {exc}; change "
+                "the parameters"
+            ) from None
+    messages = list(dict.fromkeys(str(w.message) for w in numeric))
     if not np.isfinite(out).all():
+        first = f" (numpy: {messages[0]})" if messages else ""
         raise DeblurError(
-            f"{args.kind} produced NaN or inf on {args.image} with {params_text(params)}; "
+            f"{args.kind} produced NaN or inf on {args.image} with {params_text(params)}{first}; "
             "change the parameters"
         )
+    for message in messages:
+        log.warning("%s on %s: numpy: %s", args.kind, args.image, message)
     if kernel_out is not None:
         write_kernel(kernel_out, kernel)
         info["kernel_path"] = str(kernel_out)
