@@ -50,6 +50,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import fft as sfft
 
+from deblur.data.kernels import odd_kernel
+
 NEWTON_MAX_STEPS = 60  # Newton from the right of a convex increasing function: quadratic, few
 NEWTON_TOLERANCE = 1e-12  # relative change at which the w step stops
 TINY = 1e-300  # guards the conjugate-gradient ratios once the residual vanishes
@@ -273,9 +275,7 @@ def hyper_laplacian_deconvolve(
     """
     s = settings or HyperLaplacianSettings()
     y = np.asarray(y, dtype=np.float64)
-    k = np.asarray(k, dtype=np.float64)
-    if k.ndim != 2 or k.shape[0] % 2 == 0 or k.shape[1] % 2 == 0:
-        raise ValueError(f"kernel must be 2-D with odd sides, got shape {k.shape}")
+    k = odd_kernel(k)
     if s.boundary == "circular":
         return _circular_deconvolve(y, k, s)
     pad = max(k.shape)

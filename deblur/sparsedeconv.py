@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deblur.data.kernels import odd_kernel
 from deblur.hyperlaplacian import MaskedGrid
 
 TINY = 1e-300  # guards the conjugate-gradient ratios once the residual vanishes
@@ -122,9 +123,7 @@ def sparse_deconvolve(
     """
     s = settings or SparseDeconvSettings()
     y = np.asarray(y, dtype=np.float64)
-    k = np.asarray(k, dtype=np.float64)
-    if k.ndim != 2 or k.shape[0] % 2 == 0 or k.shape[1] % 2 == 0:
-        raise ValueError(f"kernel must be 2-D with odd sides, got shape {k.shape}")
+    k = odd_kernel(k)
     pad = max(k.shape)
     grid = MaskedGrid(y.shape[-2:], k, pad)
     h, w = y.shape[-2:]

@@ -96,6 +96,14 @@ def random_shake_kernel(
     return rasterize(random_trajectory(rng, params or TrajectoryParams()), size)
 
 
+def odd_kernel(k: np.ndarray) -> np.ndarray:
+    """``k`` as float64, checked to be 2-D with odd sides (a centre pixel); else ValueError."""
+    k = np.asarray(k, dtype=np.float64)
+    if k.ndim != 2 or k.shape[0] % 2 == 0 or k.shape[1] % 2 == 0:
+        raise ValueError(f"kernel must be 2-D with odd sides, got shape {k.shape}")
+    return k
+
+
 def pad_kernel(k: np.ndarray, size: int) -> np.ndarray:
     """``k`` (odd side) zero-padded to a centred (size, size) kernel, ``size >= k`` and odd."""
     if size < k.shape[0] or (size - k.shape[0]) % 2:
