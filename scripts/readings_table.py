@@ -7,14 +7,14 @@ Each RUN_DIR is a workflow run's working directory, read from its ``results/tabl
 ``metrics.parquet`` and ``paired.parquet`` the ``aggregate`` rule wrote (the paired difference
 of every method to the run's baseline, normally ``identity``, the blurry input, with its
 paired bootstrap CI). One row per run, resolution (``model`` then ``full``) and method, the
-baseline first, then the SinGAN readings in order (g0 by k, inject, sr by output size,
-sample), then any other method: n, mean PSNR / SSIM, the pyramid (finest size, scales,
-iterations), the output size (``deblur_out_*`` of ``sr`` / ``sample`` rows, else the model
-size; ``frame`` for other methods, which work on the whole frame), passes x factor, and the
-paired difference to the baseline with the aggregate's 95% CI and better/worse counts. Where
-n is below ``--list-pairs-below`` each pair's difference is listed too (recomputed from the
-metrics, sorted by pair id, and checked against the aggregate's mean difference): a bootstrap
-over two to four pairs only spans their values.
+baseline first, then the SinGAN readings by pyramid (size, then iterations) and in order (g0
+by k, inject, sr by output size, sample), then any other method: n, mean PSNR / SSIM, the
+pyramid (finest size, scales, iterations), the output size (``deblur_out_*`` of ``sr`` /
+``sample`` rows, else the model size; ``frame`` for other methods, which work on the whole
+frame), passes x factor, and the paired difference to the baseline with the aggregate's 95% CI
+and better/worse counts. Where n is below ``--list-pairs-below`` each pair's difference is
+listed too (recomputed from the metrics, sorted by pair id, and checked against the
+aggregate's mean difference): a bootstrap over two to four pairs only spans their values.
 Nothing else is recomputed. Run from the repository root (it uses ``deblur``'s atomic writes).
 """
 
@@ -83,12 +83,17 @@ def _passes(rows: pd.DataFrame) -> str:
 
 
 def _order(rows: pd.DataFrame) -> tuple:
-    """Sort key of one method's rows: readings by mode, then k or output size."""
+    """Sort key of one method's rows: other methods last; readings by pyramid (size, then
+    iterations: a ladder's cells one after another), then mode, then k or output size."""
     mode = _first(rows, "deblur_mode")
+    if mode not in MODE_ORDER:
+        return (1, 0, 0, 0, 0, 0)
+    size, niter = _first(rows, "max_size"), _first(rows, "niter")
     steps = _first(rows, "deblur_steps")
     h, w = _first(rows, "deblur_out_height"), _first(rows, "deblur_out_width")
-    size = int(h) * int(w) if h is not None and w is not None else 0
-    return (MODE_ORDER.get(mode, len(MODE_ORDER)), int(steps) if steps is not None else 0, size)
+    pixels = int(h) * int(w) if h is not None and w is not None else 0
+    pyramid = (int(size) if size is not None else 0, int(niter) if niter is not None else 0)
+    return (0, *pyramid, MODE_ORDER[mode], int(steps) if steps is not None else 0, pixels)
 
 
 def pair_differences(metrics: pd.DataFrame, method: str, base: str, res: str, m: str) -> pd.Series:

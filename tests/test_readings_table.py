@@ -28,6 +28,10 @@ METHODS = {
                   [0.78, 0.86, 0.85]),
     "singan_k1": (dict(deblur_mode="g0", deblur_steps=1), [21.0, 21.5, 26.0],
                   [0.82, 0.84, 0.91]),
+    # a second pyramid (a ladder's next cell) and a baseline that is not a reading
+    "a_n500_k1": (dict(deblur_mode="g0", deblur_steps=1, niter=500), [20.5, 22.0, 25.0],
+                  [0.81, 0.85, 0.90]),
+    "richardson": (dict(kind="richardson_lucy"), [23.0, 24.0, 25.0], [0.9, 0.9, 0.95]),
 }  # fmt: skip
 
 
@@ -65,8 +69,8 @@ def test_rows_order_and_per_pair_differences(script, tmp_path):
     df = script.table([("fake", run)], list_below=5)
     model = df[df["resolution"] == "model"]
     expected = ["identity", "singan_k1", "singan_k2", "singan_sr4", "singan_sample"]
-    assert list(model["method"]) == expected
-    assert list(df["resolution"]) == ["model"] * 5 + ["full"] * 5
+    assert list(model["method"]) == [*expected, "a_n500_k1", "richardson"]
+    assert list(df["resolution"]) == ["model"] * 7 + ["full"] * 7
     k1 = df[(df["method"] == "singan_k1") & (df["resolution"] == "full")].iloc[0]
     # 21-20, 21.5-22, 26-24 (the -3 dB of full cancels); SSIM .82-.80, .84-.85, .91-.90
     assert k1["psnr_pairs"] == "+1.00 / -0.50 / +2.00"
@@ -84,6 +88,8 @@ def test_rows_order_and_per_pair_differences(script, tmp_path):
     assert by_method.loc["singan_k2", "passes"] == "k = 2"
     assert by_method.loc["singan_sample", "passes"] == "5 scales"
     assert by_method.loc["identity", "output"] == "frame"
+    assert by_method.loc["richardson", "output"] == "frame"
+    assert by_method.loc["a_n500_k1", "pyramid"] == "64 px, 5 scales, 500 it"
     assert by_method.loc["identity", "psnr"] == pytest.approx(22.0)
     assert pd.isna(by_method.loc["identity", "psnr_diff"])
 
@@ -91,7 +97,7 @@ def test_rows_order_and_per_pair_differences(script, tmp_path):
 def test_per_pair_lists_only_below_the_threshold(script, tmp_path):
     df = script.table([("fake", make_run(tmp_path / "run"))], list_below=3)
     assert (df["psnr_pairs"] == "").all() and (df["pair_ids"] == "").all()
-    assert df["psnr_diff"].notna().sum() == 8
+    assert df["psnr_diff"].notna().sum() == 12
 
 
 def test_markdown_and_files(script, tmp_path, capsys):
@@ -103,7 +109,7 @@ def test_markdown_and_files(script, tmp_path, capsys):
     line = next(x for x in text.splitlines() if "| full | singan_k1 |" in x)
     assert "| +0.83 [" in line and "| +1.00 / -0.50 / +2.00 |" in line and "| 2/3, 2/3 |" in line
     assert "- fake: p0 / p1 / p2" in text
-    assert len(pd.read_parquet(pq)) == 10
+    assert len(pd.read_parquet(pq)) == 14
 
 
 def test_stale_paired_table_and_bad_arguments(script, tmp_path, capsys):
