@@ -106,6 +106,40 @@ def pair_differences(metrics: pd.DataFrame, method: str, base: str, res: str, m:
     )
 
 
+def _reference(
+    metrics: pd.DataFrame, paired: pd.DataFrame, method: str, base: str, res: str
+) -> tuple[str | None, pd.DataFrame]:
+    """The method a row is paired with, and that pairing's row of paired-table columns.
+
+    Normally the run's baseline and the aggregate's row. At the model resolution a method
+    scored at another size than the baseline (a ladder cell's ``eval_max_size``) is paired
+    with the method of the baseline's kind scored at its own size (``identity_s128``), with the
+    aggregate's own function and default settings (10,000 resamples, seed 0, percentile); None
+    when there is none, or for that method itself (the blurry input at its size).
+    """
+    p = paired[(paired["method"] == method) & (paired["resolution"] == res)]
+    if res != "model" or method == base:
+        return base, p
+    at = metrics[metrics["resolution"] == "model"]
+    size = _first(at[at["method"] == method], "eval_max_size")
+    base_rows = at[at["method"] == base]
+    if size is None or size == _first(base_rows, "eval_max_size"):
+        return base, p
+    kind = _first(base_rows, "kind")
+    same = at.groupby("method").filter(
+        lambda g: _first(g, "kind") == kind and _first(g, "eval_max_size") == size
+    )
+    refs = sorted(set(same["method"]))
+    if not refs or method in refs:
+        return None, p.iloc[0:0]
+    from deblur.evaluation.settings import ReportSettings
+    from deblur.evaluation.statistics import paired_differences
+
+    two = at[at["method"].isin([method, refs[0]])]
+    q = paired_differences(two, ReportSettings(baseline_method=refs[0]))
+    return refs[0], q[q["method"] == method]
+
+
 def _read(root: Path, name: str) -> pd.DataFrame:
     path = root / "results" / "tables" / name
     if not path.is_file():
@@ -135,7 +169,6 @@ def run_rows(label: str, root: Path, list_below: int) -> list[dict]:
                 set=label,
                 resolution=res,
                 method=method,
-                baseline=base,
                 n=len(rows),
                 pyramid=_pyramid(rows),
                 output=_output(rows, model_rows) if singan else "frame",
@@ -144,11 +177,12 @@ def run_rows(label: str, root: Path, list_below: int) -> list[dict]:
                 ssim=float(rows["ssim"].mean()),
                 n_pairs=0,
             )
-            p = paired[(paired["method"] == method) & (paired["resolution"] == res)]
+            ref, p = _reference(metrics, paired, method, base, res)
+            row["baseline"] = ref
             for m in DIGITS:
                 row |= {f"{m}_diff": math.nan, f"{m}_lo": math.nan, f"{m}_hi": math.nan}
                 row |= {f"{m}_better": 0, f"{m}_worse": 0, f"{m}_pairs": ""}
-                if method == base or p.empty:
+                if method == base or ref is None or p.empty:
                     continue
                 q = p.iloc[0]
                 row["n_pairs"] = int(q["n_pairs"])
@@ -158,7 +192,7 @@ def run_rows(label: str, root: Path, list_below: int) -> list[dict]:
                 row[f"{m}_better"] = int(q[f"{m}_n_better"])
                 row[f"{m}_worse"] = int(q[f"{m}_n_worse"])
                 if row["n_pairs"] < list_below:
-                    diffs = pair_differences(metrics, method, base, res, m)
+                    diffs = pair_differences(metrics, method, ref, res, m)
                     if len(diffs) != row["n_pairs"] or not math.isclose(
                         diffs.mean(), row[f"{m}_diff"], rel_tol=1e-9, abs_tol=1e-9
                     ):
@@ -203,7 +237,11 @@ def markdown(df: pd.DataFrame) -> str:
         better = f"{r.psnr_better}/{r.n_pairs}, {r.ssim_better}/{r.n_pairs}"
         if pd.isna(r.psnr_diff):
             better = "–"
-        reading = f"{r.method} (blurry input)" if r.method == r.baseline else r.method
+        reading = r.method
+        if pd.isna(r.baseline) or r.method == r.baseline:
+            reading = f"{r.method} (blurry input)"
+        elif r.baseline != df["method"][df["set"] == r.set].iloc[0]:
+            reading = f"{r.method} (vs {r.baseline})"
         lines.append(
             f"| {r.set} | {r.resolution} | {reading} | {r.pyramid} | {r.n} | {r.output} "
             f"| {r.passes} | {r.psnr:.2f} | {r.ssim:.3f} | {_diff(r, 'psnr')} | {r.psnr_pairs} "

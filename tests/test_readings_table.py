@@ -43,13 +43,26 @@ def script():
     return module
 
 
-def make_run(root: Path) -> Path:
+# a ladder's second cell: its methods scored at the model resolution of 128 px, the blurry input
+# too (identity_s128); at full resolution every method is scored on the same frame
+CELL_128 = {
+    "identity_s128": (dict(kind="identity"), [25.0, 26.0, 27.0], [0.82, 0.86, 0.88]),
+    "singan_s128_k1": (dict(deblur_mode="g0", deblur_steps=1, max_size=128),
+                       [24.0, 26.5, 26.0], [0.80, 0.87, 0.86]),
+}  # fmt: skip
+
+
+def make_run(root: Path, cell_128: bool = False) -> Path:
     rows = []
-    for method, (settings, psnr, ssim) in METHODS.items():
+    methods = METHODS | (CELL_128 if cell_128 else {})
+    for method, (settings, psnr, ssim) in methods.items():
         singan = settings.get("kind") != "identity"
         extra = dict(kind="singan", max_size=64, num_scales=5, niter=200) if singan else {}
         for res, offset in (("model", 0.0), ("full", -3.0)):
             size = dict(height=36, width=64) if res == "model" else dict(height=180, width=320)
+            size["eval_max_size"] = 128 if method.endswith(("_s128", "128_k1")) else 64
+            if res == "full" and method in CELL_128:  # the same frames as the 64-px methods
+                psnr, ssim = (psnr, ssim) if method != "identity_s128" else METHODS["identity"][1:]
             for pair, p, s in zip(PAIRS, psnr, ssim, strict=True):
                 rows.append(
                     dict(pair_id=pair, method=method, resolution=res, psnr=p + offset, ssim=s)
@@ -125,3 +138,22 @@ def test_stale_paired_table_and_bad_arguments(script, tmp_path, capsys):
     assert "expected LABEL=RUN_DIR" in capsys.readouterr().err
     assert script.main([f"x={tmp_path / 'none'}"]) == 2
     assert "metrics.parquet: not found" in capsys.readouterr().err
+
+
+def test_a_cell_at_another_model_size_is_paired_with_the_blurry_input_at_that_size(
+    script, tmp_path
+):
+    df = script.table([("fake", make_run(tmp_path / "run", cell_128=True))], list_below=5)
+    at = df.set_index(["resolution", "method"])
+    k1 = at.loc[("model", "singan_s128_k1")]
+    # against identity_s128 (25, 26, 27), not identity (20, 22, 24)
+    assert k1["baseline"] == "identity_s128"
+    assert k1["psnr_pairs"] == "-1.00 / +0.50 / -1.00"
+    assert k1["psnr_diff"] == pytest.approx(-0.5)
+    assert -1.0 <= k1["psnr_lo"] <= k1["psnr_hi"] <= 0.5
+    assert pd.isna(at.loc[("model", "identity_s128"), "psnr_diff"])
+    full = at.loc[("full", "singan_s128_k1")]  # the full frame: the run's baseline
+    assert full["baseline"] == "identity" and full["psnr_pairs"] == "+4.00 / +4.50 / +2.00"
+    text = script.markdown(df)
+    assert "| singan_s128_k1 (vs identity_s128) |" in text
+    assert "| identity_s128 (blurry input) |" in text
