@@ -118,6 +118,8 @@ def _reference(
     when there is none, or for that method itself (the blurry input at its size).
     """
     p = paired[(paired["method"] == method) & (paired["resolution"] == res)]
+    if len(p) and p["baseline_method"].iloc[0] != base:
+        return str(p["baseline_method"].iloc[0]), p  # the aggregate paired it by size already
     if res != "model" or method == base:
         return base, p
     at = metrics[metrics["resolution"] == "model"]
@@ -150,7 +152,10 @@ def _read(root: Path, name: str) -> pd.DataFrame:
 def run_rows(label: str, root: Path, list_below: int) -> list[dict]:
     """The table's rows of one run (see the module docstring)."""
     metrics, paired = _read(root, "metrics.parquet"), _read(root, "paired.parquet")
-    bases = set(paired["baseline_method"].dropna())
+    # the run's baseline: the one every full-resolution row is paired with (at the model
+    # resolution the aggregate pairs a cell scored at another size with the blurry input at
+    # that size, e.g. identity_s128)
+    bases = set(paired.loc[paired["resolution"] == "full", "baseline_method"].dropna())
     if len(bases) > 1:
         raise TableError(f"{root}: paired.parquet has several baselines {sorted(bases)}")
     base = bases.pop() if bases else "identity"

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from deblur.evaluation.statistics import paired_differences
 from deblur.evaluation.study import (
     StudySettings,
     ablation_table,
@@ -283,3 +284,48 @@ def test_describe_says_where_a_negative_inject_scale_enters():
     assert describe({**row, "inject_scale": -3, "num_scales": None}) == (
         "same, inject at scale -3 from the finest, noise on"
     )
+
+
+def test_a_cell_scored_at_another_model_size_pairs_with_the_blurry_input_at_that_size():
+    # a ladder run: identity scored at 64 px and at 128 px (identity_s128), a SinGAN cell at
+    # 128 px; its model-resolution scores (at 128x72) must not be compared with 64x36 ones
+    rows = []
+    for i, blur in enumerate([20.0, 22.0, 25.0]):
+        pair = f"seq-{i + 1:06d}"
+        for method, kind, size, psnr in (
+            ("identity", "identity", 64, blur + 10.0),
+            ("identity_s128", "identity", 128, blur + 5.0),
+            ("singan_s128", "singan", 128, blur + 4.0 + 0.1 * i),
+        ):
+            for res, shift, max_size in (("model", psnr - blur, size), ("full", 0.0, size)):
+                row = dict(pair_id=pair, sequence="seq", frame=f"{i + 1:06d}", method=method)
+                row |= dict(kind=kind, resolution=res, psnr=blur + shift, ssim=0.8)
+                row |= dict(dataset="fake", eval_max_size=max_size)
+                if kind == "singan":
+                    row |= dict(reference_mode="same", deblur_steps=1, deblur_mode="g0")
+                    row["psnr"] += 1.0 if res == "full" else 0.0
+                else:
+                    row["baseline_params"] = "{}"
+                rows.append(row)
+    metrics = metrics_frame(rows)
+    paired = paired_differences(metrics, SETTINGS).set_index(["method", "resolution"])
+    cell = paired.loc[("singan_s128", "model")]
+    assert cell["baseline_method"] == "identity_s128"
+    assert cell["psnr_diff_mean"] == pytest.approx(-1.0 + 0.1)  # (4 + 0.1 i) - 5 over i = 0, 1, 2
+    assert ("identity_s128", "model") not in paired.index  # nothing to pair it with at 128
+    full = paired.loc[("singan_s128", "full")]
+    assert full["baseline_method"] == "identity" and full["psnr_diff_mean"] == pytest.approx(1.0)
+    table = ablation_table(metrics, SETTINGS)
+    at = table[(table["method"] == "singan_s128") & (table["resolution"] == "model")]
+    assert set(at["baseline_method"]) == {"identity_s128"}
+    assert at["psnr_vs_baseline"].to_numpy() == pytest.approx([-1.0, -0.9, -0.8])
+    ranked = rank_variants(metrics, SETTINGS).set_index(["method", "resolution"])
+    assert ranked.loc[("singan_s128", "model"), "baseline_method"] == "identity_s128"
+    text = ablation_markdown(
+        rank_variants(metrics, SETTINGS),
+        contrasts(metrics, SETTINGS),
+        by_sequence(table, SETTINGS),
+        metrics,
+        SETTINGS,
+    )
+    assert "`singan_s128` (Δ vs `identity_s128`, the blurry input at its size)" in text

@@ -188,7 +188,10 @@ def _paired_section(paired: pd.DataFrame, settings: ReportSettings) -> list:
                 format_p(r[f"{m}_wilcoxon_p"]),
                 f"{r[f'{m}_n_better']}/{r[f'{m}_n_worse']}",
             ]
-        head = [f"`{r['method']}`", r["resolution"], str(r["n_pairs"])]
+        name = f"`{r['method']}`"
+        if r["baseline_method"] != settings.baseline_method:  # a cell scored at another size
+            name += f" (vs `{r['baseline_method']}`, the blurry input at its size)"
+        head = [name, r["resolution"], str(r["n_pairs"])]
         lines.append("| " + " | ".join(head + cells) + " |")
     return lines + [""]
 

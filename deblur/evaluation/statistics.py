@@ -256,11 +256,48 @@ def paired_stats(diff: np.ndarray, settings: ReportSettings) -> dict[str, float]
     return row
 
 
+def _single(rows: pd.DataFrame, column: str):
+    """The one value of ``column`` in ``rows`` (None when absent, empty or not unique)."""
+    if column not in rows.columns:
+        return None
+    values = rows[column].dropna().unique()
+    return values[0] if len(values) == 1 else None
+
+
+def baseline_for(metrics: pd.DataFrame, method: str, resolution: str, base_name: str):
+    """The method ``method``'s rows at ``resolution`` are paired with.
+
+    The baseline ``base_name``, except at the model resolution for a method scored at another
+    size (``eval_max_size``) than the baseline: a score at 128x72 is not comparable with one at
+    64x36, so it is paired with the method of the baseline's kind scored at its own size (a
+    ladder's ``identity_s128``; the lowest name if several), or with nothing (None) when the run
+    has none. The baseline itself, and such a method of the baseline's kind, pair with nothing.
+    """
+    at = metrics[metrics["resolution"] == resolution]
+    base_rows = at[at["method"] == base_name]
+    if method == base_name:
+        return None
+    if resolution != "model":
+        return base_name
+    size = _single(at[at["method"] == method], "eval_max_size")
+    if size is None or size == _single(base_rows, "eval_max_size"):
+        return base_name
+    kind = _single(base_rows, "kind")
+    same = sorted(
+        name
+        for name, g in at.groupby("method")
+        if _single(g, "kind") == kind and _single(g, "eval_max_size") == size
+    )
+    return None if not same or method in same else same[0]
+
+
 def paired_differences(metrics: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
     """Per method (other than the baseline) x resolution: differences method - baseline on the
     pairs both have, with paired bootstrap CI of the mean and a Wilcoxon signed-rank p.
 
-    Positive differences mean the method scores higher (better) than the baseline.
+    Positive differences mean the method scores higher (better) than the baseline. At the model
+    resolution a method scored at another size than the baseline is paired with the baseline's
+    kind at its size (:func:`baseline_for`; ``baseline_method`` names it).
     """
     base_name = settings.baseline_method
     rows = []
@@ -270,7 +307,10 @@ def paired_differences(metrics: pd.DataFrame, settings: ReportSettings) -> pd.Da
     for (method, resolution), g in metrics.groupby(["method", "resolution"], sort=True):
         if method == base_name or base_all.empty:
             continue
-        base = base_all[base_all["resolution"] == resolution]
+        ref = baseline_for(metrics, method, resolution, base_name)
+        if ref is None:
+            continue
+        base = metrics[(metrics["method"] == ref) & (metrics["resolution"] == resolution)]
         joined = g.merge(base, on="pair_id", suffixes=("", "_base"), validate="one_to_one")
         if len(joined) < len(g):
             log.warning(
@@ -279,10 +319,10 @@ def paired_differences(metrics: pd.DataFrame, settings: ReportSettings) -> pd.Da
                 resolution,
                 len(g) - len(joined),
                 len(g),
-                base_name,
+                ref,
             )
         row: dict[str, object] = dict(
-            method=method, baseline_method=base_name, resolution=resolution, n_pairs=len(joined)
+            method=method, baseline_method=ref, resolution=resolution, n_pairs=len(joined)
         )
         diff = metric_differences(joined, "_base")
         row |= paired_stats(diff, settings)

@@ -30,6 +30,7 @@ from deblur.evaluation.settings import METRICS, RESOLUTIONS, StudySettings
 from deblur.evaluation.statistics import (
     DIFF_STATS,
     OPTIONAL_SCORE_DTYPES,
+    baseline_for,
     bootstrap_interval,
     metric_differences,
     paired_differences,
@@ -256,15 +257,24 @@ def ablation_table(metrics: pd.DataFrame, settings: StudySettings) -> pd.DataFra
     ``ssim_vs_baseline`` (positive: better than the blurry input). Null where the baseline has no
     row for that pair."""
     variants = variant_settings(metrics).set_index("method")
-    base = metrics.loc[
-        metrics["method"] == settings.baseline_method, ["pair_id", "resolution", *METRICS]
-    ].rename(columns={m: f"baseline_{m}" for m in METRICS})
-    out = metrics.merge(base, on=["pair_id", "resolution"], how="left", validate="many_to_one")
+    base_name = settings.baseline_method
+    # each row's baseline: the blurry input scored at the row's own size (baseline_for)
+    refs = {
+        key: baseline_for(metrics, *key, base_name) if key[0] != base_name else base_name
+        for key in metrics[["method", "resolution"]].drop_duplicates().itertuples(index=False)
+    }
+    keys = zip(metrics["method"], metrics["resolution"], strict=True)
+    ref = pd.Series([refs[k] for k in keys], index=metrics.index, dtype=STRING)
+    base = metrics[["pair_id", "resolution", "method", *METRICS]].rename(
+        columns={"method": "baseline_method"} | {m: f"baseline_{m}" for m in METRICS}
+    )
+    out = metrics.assign(baseline_method=ref).merge(
+        base, on=["pair_id", "resolution", "baseline_method"], how="left", validate="many_to_one"
+    )
     for m in METRICS:
         out[f"{m}_vs_baseline"] = out[m] - out[f"baseline_{m}"]
     for c in ("family", "reference", "description"):
         out[c] = out["method"].map(variants[c]).astype(STRING)
-    out["baseline_method"] = pd.Series(settings.baseline_method, index=out.index, dtype=STRING)
     front = [
         "method",
         "family",
@@ -318,11 +328,12 @@ def rank_variants(metrics: pd.DataFrame, settings: StudySettings) -> pd.DataFram
     keep = ["method", "resolution", "n"]
     keep += [f"{m}_{s}" for m in METRICS for s in ("mean", "std", "ci_low", "ci_high")]
     summary = summary[keep + list(OPTIONAL_SCORE_DTYPES)]
-    paired = paired_differences(metrics, settings).drop(columns="baseline_method")
+    paired = paired_differences(metrics, settings)
     out = summary.merge(paired, on=["method", "resolution"], how="left")
     variants = variant_settings(metrics)
     out = variants.merge(out, on="method", how="right")
-    out["baseline_method"] = pd.Series(settings.baseline_method, index=out.index, dtype=STRING)
+    # a method paired with nothing (the baseline itself) names the run's baseline
+    out["baseline_method"] = out["baseline_method"].fillna(settings.baseline_method).astype(STRING)
     for m in METRICS:
         out[f"rank_{m}"] = (
             out.groupby("resolution")[f"{m}_mean"].rank(method="min", ascending=False)
