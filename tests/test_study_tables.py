@@ -220,14 +220,17 @@ def test_highlight_is_automatic_or_explicit(metrics):
     assert highlight_methods(metrics, explicit) == ["singan_nb5_k2", "identity"]
 
 
-def test_markdown_summary_states_method_and_lists_skipped(metrics):
+def markdown_of(metrics, **options) -> str:
+    """ablation.md of ``metrics``, its tables built as the aggregate step builds them."""
     table = ablation_table(metrics, SETTINGS)
-    text = ablation_markdown(
-        rank_variants(metrics, SETTINGS),
-        contrasts(metrics, SETTINGS),
-        by_sequence(table, SETTINGS),
+    ranking, contrast = rank_variants(metrics, SETTINGS), contrasts(metrics, SETTINGS)
+    sequences = by_sequence(table, SETTINGS)
+    return ablation_markdown(ranking, contrast, sequences, metrics, SETTINGS, **options)
+
+
+def test_markdown_summary_states_method_and_lists_skipped(metrics):
+    text = markdown_of(
         metrics,
-        SETTINGS,
         skipped={"singan_nb10_k1": "sequence x has 1 frame(s), offset 10 needs at least 11"},
         highlight=highlight_methods(metrics, SETTINGS),
     )
@@ -321,11 +324,5 @@ def test_a_cell_scored_at_another_model_size_pairs_with_the_blurry_input_at_that
     assert at["psnr_vs_baseline"].to_numpy() == pytest.approx([-1.0, -0.9, -0.8])
     ranked = rank_variants(metrics, SETTINGS).set_index(["method", "resolution"])
     assert ranked.loc[("singan_s128", "model"), "baseline_method"] == "identity_s128"
-    text = ablation_markdown(
-        rank_variants(metrics, SETTINGS),
-        contrasts(metrics, SETTINGS),
-        by_sequence(table, SETTINGS),
-        metrics,
-        SETTINGS,
-    )
+    text = markdown_of(metrics)
     assert "`singan_s128` (Δ vs `identity_s128`, the blurry input at its size)" in text
