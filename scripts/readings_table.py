@@ -111,35 +111,24 @@ def _reference(
 ) -> tuple[str | None, pd.DataFrame]:
     """The method a row is paired with, and that pairing's row of paired-table columns.
 
-    Normally the run's baseline and the aggregate's row. At the model resolution a method
-    scored at another size than the baseline (a ladder cell's ``eval_max_size``) is paired
-    with the method of the baseline's kind scored at its own size (``identity_s128``), with the
-    aggregate's own function and default settings (10,000 resamples, seed 0, percentile); None
-    when there is none, or for that method itself (the blurry input at its size).
+    The aggregate's pairing (:func:`deblur.evaluation.statistics.baseline_for`: at the model
+    resolution a ladder cell scored at another size is paired with the blurry input at that
+    size, ``identity_s128``); None for the blurry input at such a size. Runs aggregated before
+    the aggregate paired by size get that pairing recomputed with the aggregate's own function
+    and default settings (10,000 resamples, seed 0, percentile).
     """
-    p = paired[(paired["method"] == method) & (paired["resolution"] == res)]
-    if len(p) and p["baseline_method"].iloc[0] != base:
-        return str(p["baseline_method"].iloc[0]), p  # the aggregate paired it by size already
-    if res != "model" or method == base:
-        return base, p
-    at = metrics[metrics["resolution"] == "model"]
-    size = _first(at[at["method"] == method], "eval_max_size")
-    base_rows = at[at["method"] == base]
-    if size is None or size == _first(base_rows, "eval_max_size"):
-        return base, p
-    kind = _first(base_rows, "kind")
-    same = at.groupby("method").filter(
-        lambda g: _first(g, "kind") == kind and _first(g, "eval_max_size") == size
-    )
-    refs = sorted(set(same["method"]))
-    if not refs or method in refs:
-        return None, p.iloc[0:0]
     from deblur.evaluation.settings import ReportSettings
-    from deblur.evaluation.statistics import paired_differences
+    from deblur.evaluation.statistics import baseline_for, paired_differences
 
-    two = at[at["method"].isin([method, refs[0]])]
-    q = paired_differences(two, ReportSettings(baseline_method=refs[0]))
-    return refs[0], q[q["method"] == method]
+    ref = baseline_for(metrics, method, res, base)
+    p = paired[(paired["method"] == method) & (paired["resolution"] == res)]
+    if ref is None:
+        return None, p.iloc[0:0]
+    if ref == base or (len(p) and p["baseline_method"].iloc[0] == ref):
+        return ref, p
+    at = metrics[(metrics["resolution"] == res) & metrics["method"].isin([method, ref])]
+    q = paired_differences(at, ReportSettings(baseline_method=ref))
+    return ref, q[q["method"] == method]
 
 
 def _read(root: Path, name: str) -> pd.DataFrame:

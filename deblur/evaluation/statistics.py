@@ -271,14 +271,12 @@ def baseline_for(metrics: pd.DataFrame, method: str, resolution: str, base_name:
     size (``eval_max_size``) than the baseline: a score at 128x72 is not comparable with one at
     64x36, so it is paired with the method of the baseline's kind scored at its own size (a
     ladder's ``identity_s128``; the lowest name if several), or with nothing (None) when the run
-    has none. The baseline itself, and such a method of the baseline's kind, pair with nothing.
+    has none. The baseline pairs with itself; such a method of the baseline's kind with nothing.
     """
+    if method == base_name or resolution != "model":
+        return base_name
     at = metrics[metrics["resolution"] == resolution]
     base_rows = at[at["method"] == base_name]
-    if method == base_name:
-        return None
-    if resolution != "model":
-        return base_name
     size = _single(at[at["method"] == method], "eval_max_size")
     if size is None or size == _single(base_rows, "eval_max_size"):
         return base_name

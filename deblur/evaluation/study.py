@@ -260,7 +260,7 @@ def ablation_table(metrics: pd.DataFrame, settings: StudySettings) -> pd.DataFra
     base_name = settings.baseline_method
     # each row's baseline: the blurry input scored at the row's own size (baseline_for)
     refs = {
-        key: baseline_for(metrics, *key, base_name) if key[0] != base_name else base_name
+        key: baseline_for(metrics, *key, base_name)
         for key in metrics[["method", "resolution"]].drop_duplicates().itertuples(index=False)
     }
     keys = zip(metrics["method"], metrics["resolution"], strict=True)

@@ -48,9 +48,8 @@ def _ranking_section(ranking: pd.DataFrame, resolution: str, settings: StudySett
             if r["method"] == settings.reproduced_method
             else (f"`{r['method']}`")
         )
-        other = r.get("baseline_method")
-        if not is_base and isinstance(other, str) and other != base:
-            name += f" (Δ vs `{other}`, the blurry input at its size)"
+        if not is_base and r["baseline_method"] != base:
+            name += f" (Δ vs `{r['baseline_method']}`, the blurry input at its size)"
         lines.append(
             f"| {r['rank_psnr']} | {r['rank_ssim']} | {name} | {r['description']} | {r['n']} "
             f"| {_ci(r, 'psnr', 'psnr')} | {dp} | {pp} | {_ci(r, 'ssim', 'ssim')} | {ds} | {ps} |"
