@@ -17,6 +17,7 @@ from filelock import FileLock
 from PIL import Image
 
 import deblur
+from deblur import cpuinfo
 from deblur.errors import DeblurError
 from deblur.singan import fast as fast_module
 from deblur.singan import step as step_module
@@ -126,6 +127,11 @@ def test_model_directory_contents(trained, image):
     assert meta["config"]["niter"] == NITER and meta["seed"] == 0 and meta["device"] == "cpu"
     assert meta["package_version"] == deblur.__version__
     assert meta["torch_version"] == torch.__version__
+    # what CPU rounding depends on (docs/speed.md, "Reproducibility")
+    assert meta["threads"] == 1 and meta["branch_max_channels"] == 32
+    assert meta["cpu_isa"] == cpuinfo.isa_class() and meta["cpu_name"] == cpuinfo.cpu_name()
+    assert meta["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert meta["onednn_max_cpu_isa"] == os.environ.get("ONEDNN_MAX_CPU_ISA", "")
     assert meta["train_seconds"] > 0
     for s in range(5):
         assert scale_path(trained, s).is_file()

@@ -25,25 +25,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import platform
 from pathlib import Path
 
+from deblur.cpuinfo import cpu_name
 from deblur.evaluation.settings import REPORTED_PSNR, REPORTED_SSIM
 
 HELP = "summarise the pyramid-size ladder: table, Markdown and figure per cell"
 
 log = logging.getLogger(__name__)
-
-
-def cpu_name() -> str:
-    """The CPU model of this machine (``model name`` of /proc/cpuinfo, else platform's)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

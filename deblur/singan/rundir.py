@@ -21,6 +21,7 @@ import torch
 
 import deblur
 from deblur.atomic import output_error
+from deblur.cpuinfo import cpu_record
 from deblur.errors import DeblurError
 from deblur.gpu_slots import device_record
 from deblur.singan.checkpoint import (
@@ -248,7 +249,8 @@ def model_info(
     done: Sequence[ScaleCheckpoint],
 ) -> dict[str, object]:
     """The ``model.json`` record of a finished pyramid: the run's identity, the trainer's
-    ``settings`` (step, compile, branch_max_channels), the machine, the total training time over
+    ``settings`` (step, compile, branch_max_channels), the machine (with the CPU's instruction-set
+    class and the kernels' caps, :func:`deblur.cpuinfo.cpu_record`), the total training time over
     every process that trained a scale, the pyramid's sizes and each scale's noise amplitude."""
     return dict(
         config=run["config"],
@@ -259,6 +261,8 @@ def model_info(
         # device (cuda:I or cpu), device_name, cuda_visible_devices, gpu_slot, ...
         **device_record(device),
         threads=torch.get_num_threads(),
+        # cpu_name, cpu_isa, cpu_capability, onednn_max_cpu_isa: what CPU rounding depends on
+        **cpu_record(),
         flush_denormals=device.type == "cpu",
         torch_version=torch.__version__,
         package_version=deblur.__version__,
