@@ -255,6 +255,17 @@ def test_batch_writes_every_image_s_files_and_resumes(pngs, tmp_path, monkeypatc
             assert torch.equal(x, y)
 
 
+def test_one_image_twice_is_two_members(pngs, tmp_path):
+    """The same frame in two places of a batch (two draws of its pyramid) is two members:
+    each gets its own index (members were once found by value, which compared tensors)."""
+    outs = [tmp_path / "first", tmp_path / "second"]
+    fit([pngs[0], pngs[0]], outs)
+    metas = [json.loads((out / "model.json").read_text()) for out in outs]
+    assert [m["batch"]["index"] for m in metas] == [0, 1]
+    a, b = weights(outs[0]), weights(outs[1])
+    assert not all(torch.equal(x, y) for x, y in zip(a, b, strict=True))  # its own noise
+
+
 def test_finished_images_are_not_retrained(pngs, tmp_path):
     done = train(pngs[0], tmp_path / "a", TINY, device="cpu", threads=1, progress=False)
     stamp = (done / "model.json").stat().st_mtime_ns

@@ -195,7 +195,7 @@ class _Divergence:
             )
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)  # a member is itself: its tensors have no equality
 class Member:
     """One image of a batch: its pyramid of real images and its finished scales."""
 
