@@ -118,12 +118,20 @@ def test_resources_of_single_and_batch_training_jobs():
     single = J.job_resources(train)
     assert single == {"gpu": 0, "mem_mb": train["mem_mb"], "runtime": train["runtime"]}
     assert J.job_resources({**train, "device": "cuda"})["gpu"] == 1
-    batch = J.batch_resources(single, {"slurm_partition": "gpu"}, 3)
-    assert batch == {"gpu": 0, "mem_mb": 3 * train["mem_mb"], "runtime": 3 * train["runtime"],
-                     "slurm_partition": "gpu"}  # fmt: skip
-    # a profile's value over the config's, scaled; a text value (a size with a unit) kept
-    assert J.batch_resources(single, {"mem_mb": 100, "runtime": "2h"}, 2) == {
-        "gpu": 0, "mem_mb": 200, "runtime": "2h",
+    per = train["batch_mem_mb_per_member"]
+    assert train["batch_runtime_per_member"] is None  # the default: the single runtime again
+    batch = J.batch_resources(single, {"slurm_partition": "gpu"}, 3, train)
+    assert batch == {"gpu": 0, "mem_mb": train["mem_mb"] + 2 * per,
+                     "runtime": 3 * train["runtime"], "slurm_partition": "gpu"}  # fmt: skip
+    # a profile's value over the config's, plus the members' share; a text value (a size with
+    # a unit) kept; a batch of one asks for what the single job does
+    assert J.batch_resources(single, {"mem_mb": 100, "runtime": "2h"}, 2, train) == {
+        "gpu": 0, "mem_mb": 100 + per, "runtime": "2h",
+    }  # fmt: skip
+    assert J.batch_resources(single, {}, 1, train) == single
+    gpu = {**train, "batch_mem_mb_per_member": 50, "batch_runtime_per_member": 4}
+    assert J.batch_resources(single, {}, 25, gpu) == {
+        "gpu": 0, "mem_mb": train["mem_mb"] + 24 * 50, "runtime": train["runtime"] + 24 * 4,
     }  # fmt: skip
     assert single == J.job_resources(train)  # not modified
 

@@ -79,13 +79,14 @@ def test_train_batch_makes_one_training_job_per_batch(tmp_path):
     commands = [line for line in out.splitlines() if "python -m deblur train" in line]
     assert sorted(c.count("--image ") for c in commands) == [1, 2]
     assert all(c.count("--image ") == c.count("--out ") for c in commands)
-    # mem_mb and runtime scale with the batch's size
+    # the second member adds batch_mem_mb_per_member and (null: the single job's) runtime
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())["train"]
+    mem_pair = cfg["mem_mb"] + cfg["batch_mem_mb_per_member"]
     lines = [r.split(": ", 1)[1] for r in out.splitlines() if r.startswith("    resources:")]
     resources = [set(line.split(", ")) for line in lines if "slurm_partition=gpu" in line]
     assert len(resources) == 2
     pair, single = sorted(resources, key=lambda r: f"mem_mb={cfg['mem_mb']}" in r)
-    assert {f"runtime={2 * cfg['runtime']}", f"mem_mb={2 * cfg['mem_mb']}"} <= pair
+    assert {f"runtime={2 * cfg['runtime']}", f"mem_mb={mem_pair}"} <= pair
     assert {f"runtime={cfg['runtime']}", f"mem_mb={cfg['mem_mb']}"} <= single
     assert "logs/train_singan_batch/" in out
 

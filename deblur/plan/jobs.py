@@ -81,14 +81,21 @@ def job_resources(section: Mapping) -> dict:
     return dict(gpu=gpu, mem_mb=section["mem_mb"], runtime=section["runtime"])
 
 
-def batch_resources(single: Mapping, overrides: Mapping, size: int) -> dict:
+def batch_resources(single: Mapping, overrides: Mapping, size: int, train: Mapping) -> dict:
     """A batch training job's resources: the single training job's (``single``) with
     ``overrides`` over them (a profile's settings for the single training rule, raw values),
-    ``mem_mb`` and ``runtime`` (when integers) times the batch's ``size``."""
+    and for each member after the first ``train["batch_mem_mb_per_member"]`` more ``mem_mb``
+    and ``train["batch_runtime_per_member"]`` more ``runtime`` (``None``: the single job's
+    runtime again, N times in all, as a batch costs on a CPU). A value given as text (a size
+    or time with a unit) is kept as it is."""
     merged = {**single, **overrides}
-    for key in ("mem_mb", "runtime"):
+    per_member = {
+        "mem_mb": train["batch_mem_mb_per_member"],
+        "runtime": train["batch_runtime_per_member"],
+    }
+    for key, extra in per_member.items():
         if isinstance(merged.get(key), int):
-            merged[key] *= size
+            merged[key] += (merged[key] if extra is None else extra) * (size - 1)
     return merged
 
 

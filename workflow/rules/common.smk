@@ -75,12 +75,13 @@ def job_resources(section):
 
 def batch_resources(batch):
     """A batch training job's resources: the single training job's, the ``train_singan``
-    rule's --set-resources of a profile over them (a batch rule has its own name), scaled.
+    rule's --set-resources of a profile over them (a batch rule has its own name), plus each
+    further member's share (``train.batch_mem_mb_per_member``, ``batch_runtime_per_member``).
     """
     profile = workflow.resource_settings.overwrite_resources.get("train_singan", {})
     # Snakemake holds them parsed (Resource objects); the rule takes their raw values
     raw = {k: getattr(v, "raw", v) for k, v in profile.items()}
-    return J.batch_resources(job_resources("train"), raw, len(batch.jobs))
+    return J.batch_resources(job_resources("train"), raw, len(batch.jobs), config["train"])
 
 
 def get_model_dir(wildcards):
