@@ -14,6 +14,12 @@
         on the one GPU SLURM gave it (its CUDA_VISIBLE_DEVICES, one of 0..GPUS-1), without a GPU
         slot; locally (GPUS faked by DEBLUR_GPU_COUNT) each in a GPU slot of the workflow's
         results/.gpu_slots, with CUDA_VISIBLE_DEVICES set to that slot's GPU
+    python slurm_checks.py batch WORKDIR SQUEUE JOBCOMP
+        after the finished trainings were regrouped as one batch (train.batch 2): exactly one
+        batch job ran, COMPLETED (squeue and the completion log agree), in the GPU partition
+        with one GPU and train.mem_mb + batch_mem_mb_per_member of memory (SQUEUE lines are
+        JOBID|COMMENT|STATE|PARTITION|MIN_MEMORY|TRES_PER_JOB), and every model.json records
+        the batch with its own index
 
 Each command prints what it checked and exits non-zero with a one-line reason on a mismatch.
 """
@@ -29,6 +35,7 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 # what workflow/profiles/slurm asks for: rule -> (partition, GPUs per job)
 GPU_RULES = {"train_singan": ("gpu", 1)}
@@ -189,6 +196,46 @@ def check_devices(slurm: Path, local: Path, gpus: int) -> None:
     )
 
 
+def merged_train_config(workdir: Path) -> dict:
+    """The train section as the test's run merges it: config.yaml, tiny.yaml, tiny_cluster.yaml."""
+    train = {}
+    for name in ("config.yaml", "tiny.yaml", "tiny_cluster.yaml"):
+        train.update(yaml.safe_load((workdir / name).read_text()).get("train") or {})
+    return train
+
+
+def check_batch(workdir: Path, squeue: Path, jobcomp: Path) -> None:
+    rows = []
+    for line in squeue.read_text().splitlines():
+        job_id, comment, state, partition, memory, tres = (f.strip() for f in line.split("|"))
+        if comment.startswith("rule_train_singan_batch_"):
+            rows.append((job_id, comment, state, partition, memory, tres))
+    if len(rows) != 1:
+        raise CheckError(f"expected one batch training job in squeue, got {rows}")
+    job_id, comment, state, partition, memory, tres = rows[0]
+    train = merged_train_config(workdir)
+    want_mb = train["mem_mb"] + train["batch_mem_mb_per_member"]
+    gpus = int(m[1]) if (m := re.search(r"gpu:(\d+)", tres)) else 0
+    got = (state, partition, gpus, memory)
+    want = ("COMPLETED", GPU_RULES["train_singan"][0], GPU_RULES["train_singan"][1], f"{want_mb}M")
+    if got != want:
+        raise CheckError(
+            f"batch job {job_id} ({comment}): state, partition, GPUs, memory {got}; want {want}"
+        )
+    if read_jobcomp(jobcomp).get(job_id) != state:
+        raise CheckError(f"job completion log disagrees with squeue on batch job {job_id}")
+    records = model_records(workdir)
+    indices = sorted((m.get("batch") or {}).get("index", -1) for m in records)
+    sizes = {(m.get("batch") or {}).get("size") for m in records}
+    if indices != list(range(len(records))) or sizes != {len(records)}:
+        raise CheckError(f"model.json batch records: sizes {sizes}, indices {indices}")
+    print(
+        f"batch: one SLURM job ({comment}) COMPLETED in partition {partition} with {gpus} GPU "
+        f"and {memory} (mem_mb {train['mem_mb']} + {train['batch_mem_mb_per_member']}), "
+        f"{len(records)} model.json files with their batch index"
+    )
+
+
 def digest(path: Path) -> str:
     if not path.is_file():
         raise CheckError(f"missing {path}")
@@ -222,12 +269,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("slurm", type=Path)
     p.add_argument("local", type=Path)
     p.add_argument("gpus", type=int, help="the node's (fake) GPUs")
+    p = sub.add_parser("batch", help="the regrouped trainings ran as one batch job")
+    p.add_argument("workdir", type=Path)
+    p.add_argument("squeue", type=Path, help="JOBID|COMMENT|STATE|PARTITION|MIN_MEMORY|TRES lines")
+    p.add_argument("jobcomp", type=Path, help="slurmctld's jobcomp/filetxt log")
     args = parser.parse_args(argv)
     try:
         if args.command == "jobs":
             check_jobs(args.plan, args.squeue, args.jobcomp, args.failed, args.allow_failed)
         elif args.command == "compare":
             compare(args.slurm, args.local)
+        elif args.command == "batch":
+            check_batch(args.workdir, args.squeue, args.jobcomp)
         elif args.command == "devices":
             check_devices(args.slurm, args.local, args.gpus)
         else:

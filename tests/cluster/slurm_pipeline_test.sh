@@ -10,7 +10,9 @@
 #     slot of their own (deblur/gpu_slots.py, two GPUs faked)
 #  5. check in squeue and slurmctld's job completion log that every planned job ran as a
 #     SLURM job, in the partition and with the GPUs the profile asks for
-#  6. stop every daemon it started (also on failure or Ctrl-C) and remove the temp dir
+#  6. regroup the two finished trainings as one batch (train.batch 2): one SLURM job with one
+#     GPU and the batch's memory, which writes both model.json files and retrains no scale
+#  7. stop every daemon it started (also on failure or Ctrl-C) and remove the temp dir
 #
 # Needs root. SLURM_LOCAL_KEEP=1 keeps the temp dir (daemons stop regardless).
 set -euo pipefail
@@ -145,5 +147,27 @@ join -t '|' "$BASE/squeue_a.txt" "$BASE/squeue_b.txt" >"$BASE/squeue.txt"
 "$PY" "$HERE/slurm_checks.py" jobs "$BASE/plan.txt" "$BASE/squeue.txt" "$BASE/log/jobcomp.log" \
     --failed train_singan --allow-failed sample_pairs evaluate || fail "SLURM job records"
 
+# --- 6. the trainings regrouped as one batch -------------------------------------------------
+# train.batch 2 puts the two finished pyramids into one batch job (a new rule, so Snakemake
+# reruns it): through the profile it asks SLURM for one GPU and train.mem_mb +
+# batch_mem_mb_per_member, and the command finds every scale trained, so it retrains nothing
+t3=$SECONDS
+models=$(cd "$SLURM_WD" && find results/models -name model.json | sort)
+(cd "$SLURM_WD" && find results/models -name 'scale_*.pt' -printf '%p %s %T@\n' | sort) \
+    >"$BASE/scales_before.txt"
+log "SLURM run 4: the two trainings as one batch (train.batch 2)"
+# shellcheck disable=SC2086 # the model.json paths are targets, one word each
+snakemake "$SLURM_WD" $models "${SLURM_PROFILE[@]}" "${CONFIGS[@]}" --config 'train={batch: 2}' \
+    >"$BASE/run4.log" 2>&1 || { tail -40 "$BASE/run4.log"; fail "SLURM run 4 (batch) failed"; }
+(cd "$SLURM_WD" && find results/models -name 'scale_*.pt' -printf '%p %s %T@\n' | sort) |
+    cmp -s - "$BASE/scales_before.txt" || fail "the batch job retrained finished scales"
+squeue -h -t all -o '%i|%k|%T|%P|%m' | sort >"$BASE/squeue_batch_a.txt"
+squeue -h -t all -O 'JobID:20,tres-per-job:40' | awk '{print $1 "|" $2}' | sort \
+    >"$BASE/squeue_batch_b.txt"
+join -t '|' "$BASE/squeue_batch_a.txt" "$BASE/squeue_batch_b.txt" >"$BASE/squeue_batch.txt"
+"$PY" "$HERE/slurm_checks.py" batch "$SLURM_WD" "$BASE/squeue_batch.txt" "$BASE/log/jobcomp.log" ||
+    fail "batch job"
+t_batch=$((SECONDS - t3))
+
 log "timings: cluster start ${t_start} s, SLURM runs (3, incl. failure) ${t_slurm} s," \
-    "local run ${t_local} s, total $((SECONDS - t0)) s"
+    "local run ${t_local} s, batch run ${t_batch} s, total $((SECONDS - t0)) s"
