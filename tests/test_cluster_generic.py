@@ -224,3 +224,26 @@ def test_pipeline_runs_through_the_profile(tmp_path, cluster):
     # done: a second run submits nothing
     snakemake(wd, *run)
     assert len(submissions(cluster)) == len(subs)
+
+
+@pytest.mark.slow
+def test_a_training_batch_is_one_qsub_with_the_batch_s_memory(tmp_path, cluster):
+    """train.batch 2: the two members of the first batch are one submission, with one GPU,
+    train.mem_mb + batch_mem_mb_per_member and batch_runtime_per_member added per member."""
+    (tmp_path / "wd").mkdir()
+    wd = make_workdir(tmp_path / "wd", "tiny.yaml")
+    batch = "train={batch: 2, batch_runtime_per_member: 7}"
+    args = ["--configfile", "tiny.yaml", "--config", batch]
+    pairs = [o.split(", ") for o in planned_outputs(wd, *args) if o.count("model.json") == 2]
+    assert len(pairs) == 1, pairs
+    run = ["--profile", str(PROFILE), *args, "--jobs", "2", *pairs[0]]
+    snakemake(wd, *run, "--seconds-between-status-checks", "1")
+    metas = [json.loads((wd / p).read_text()) for p in pairs[0]]
+    assert [m["batch"]["index"] for m in metas] == [0, 1]
+    subs = submissions(cluster)
+    trains = [" ".join(s["argv"]) for s in subs if "smk.train_singan_batch_" in " ".join(s["argv"])]
+    assert len(trains) == 1, [s["argv"] for s in subs]
+    train = yaml.safe_load((REPO / "config.yaml").read_text())["train"]
+    mem = train["mem_mb"] + train["batch_mem_mb_per_member"]
+    minutes = train["runtime"] + 7
+    assert f"-l h_vmem={mem}M -l h_rt={minutes // 60}:{minutes % 60:02d}:00 -l gpu=1" in trains[0]
