@@ -87,14 +87,24 @@ def frame(source: Path, size: str, work: Path) -> Path:
     return path
 
 
-def fit(rows: list[dict]) -> tuple[float, float]:
-    """Least-squares (base MB, MB per megapixel) of the rows' peaks."""
-    mp = np.array([float(r["megapixels"]) for r in rows])
+def fit(rows: list[dict], by: str = "megapixels") -> tuple[float, float]:
+    """Least-squares (base MB, MB per unit of column ``by``) of the rows' peaks."""
+    x = np.array([float(r[by]) for r in rows])
     peak = np.array([float(r["peak_mb"]) for r in rows])
-    if len(set(mp)) < 2:
+    if len(set(x)) < 2:
         return float(peak.max()), 0.0
-    slope, intercept = np.polyfit(mp, peak, 1)
+    slope, intercept = np.polyfit(x, peak, 1)
     return float(intercept), float(slope)
+
+
+def append_row(path: Path, columns: list[str], row: dict) -> None:
+    """Append ``row`` to the TSV ``path`` (its header first when the file is new)."""
+    new = not path.exists()
+    with path.open("a") as f:
+        writer = csv.DictWriter(f, columns, delimiter="\t")
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
 
 
 def configured(job: str) -> tuple[float, float] | None:
@@ -165,12 +175,7 @@ def main() -> None:
         values = [name, " ".join(params), width, height, round(width * height / 1e6, 4),
                   round(peak), round(cpu, 1), round(wall, 1)]  # fmt: skip
         row = dict(zip(COLUMNS, values, strict=True))
-        new = not args.out.exists()
-        with args.out.open("a") as f:
-            writer = csv.DictWriter(f, COLUMNS, delimiter="\t")
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        append_row(args.out, COLUMNS, row)
         done.append({k: str(v) for k, v in row.items()})
         print("\t".join(str(v) for v in row.values()), flush=True)
         out.unlink(missing_ok=True)

@@ -28,24 +28,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from job_memory import measure  # noqa: E402
+from job_memory import append_row, fit, measure  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 COLUMNS = ["config", "iters", "batch", "threads", "peak_mb", "cpu_s", "wall_s"]
-
-
-def fit(rows: list[dict]) -> tuple[float, float]:
-    """Least-squares (base MB, MB per batch member) of the rows' peaks."""
-    n = np.array([float(r["batch"]) for r in rows])
-    peak = np.array([float(r["peak_mb"]) for r in rows])
-    if len(set(n)) < 2:
-        return float(peak.max()), 0.0
-    slope, intercept = np.polyfit(n, peak, 1)
-    return float(intercept), float(slope)
 
 
 def main() -> None:
@@ -85,16 +74,11 @@ def main() -> None:
         peak, cpu, wall = measure(argv)
         shutil.rmtree(work, ignore_errors=True)
         row = dict(zip(COLUMNS, [*key, round(peak), round(cpu, 1), round(wall, 1)], strict=True))
-        new = not args.out.exists()
-        with args.out.open("a") as f:
-            writer = csv.DictWriter(f, COLUMNS, delimiter="\t")
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        append_row(args.out, COLUMNS, row)
         done.append({k: str(v) for k, v in row.items()})
         print("\t".join(str(v) for v in row.values()), flush=True)
     rows = [r for r in done if r["config"] == config and r["iters"] == str(args.iters)]
-    base, slope = fit(rows)
+    base, slope = fit(rows, by="batch")
     # the config's train section over config.yaml's, as the workflow merges a --configfile
     train = yaml.safe_load((REPO / "config.yaml").read_text())["train"]
     train.update(yaml.safe_load(args.config.read_text()).get("train", {}))
