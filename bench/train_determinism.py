@@ -11,11 +11,14 @@ compared with ``ref`` (threads 1, this machine's full ISA):
 
 - ``repeat``: the identical command again;
 - ``threads2``: ``--threads 2`` (step halves at once on every scale of at most 32 channels);
+- ``threads2_repeat``: ``--threads 2`` again (compared with ``threads2``, not ``ref``);
 - ``threads2_nobranch``: ``--threads 2 --branch-max-channels 0``;
 - ``onednn_avx2``: ``ONEDNN_MAX_CPU_ISA=AVX2`` (oneDNN's convolutions as on an AVX2-only CPU);
 - ``aten_avx2``: ``ATEN_CPU_CAPABILITY=avx2`` (ATen's own vectorised kernels: BatchNorm,
   element-wise operations, reductions, Adam);
 - ``avx2``: both (what an AVX2-only CPU runs);
+- ``onednn_avx512_core``: ``ONEDNN_MAX_CPU_ISA=AVX512_CORE`` (oneDNN as on an AVX-512 CPU
+  without BF16, VNNI or AMX);
 - ``resumed``: killed (SIGKILL) a few seconds into scale 1, then the same command again;
 - ``old_code``: the same command in another checkout (``--old-tree``, e.g. ``git archive`` of
   an older commit), if given.
@@ -49,9 +52,11 @@ VARIANTS = {
     "repeat": ({}, ["--threads", "1"]),
     "threads2": ({}, ["--threads", "2"]),
     "threads2_nobranch": ({}, ["--threads", "2", "--branch-max-channels", "0"]),
+    "threads2_repeat": ({}, ["--threads", "2"]),
     "onednn_avx2": ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, ["--threads", "1"]),
     "aten_avx2": ({"ATEN_CPU_CAPABILITY": "avx2"}, ["--threads", "1"]),
     "avx2": ({"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}, ["--threads", "1"]),
+    "onednn_avx512_core": ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}, ["--threads", "1"]),
     "resumed": ({}, ["--threads", "1"]),
     "old_code": ({}, ["--threads", "1"]),
 }
@@ -172,16 +177,19 @@ def main(argv=None) -> int:
         print(f"training {name} ...", flush=True)
         record[name] = run_variant(name, args, out)
         record_path.write_text(json.dumps(record, indent=1))
-    ref = args.out / "ref"
+    # a variant that repeats another one is compared with it
+    against = {"threads2_repeat": "threads2"}
     print("| variant | scale files differing | tensors differing | max abs diff | "
           "last scale G rel. diff | CPU s |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     for name in names:
         record[name]["machine"] = machine(args.out / name)
         if name != "ref":
-            record[name]["vs_ref"] = cmp = compare(ref, args.out / name)
+            base = against.get(name, "ref")
+            record[name]["vs"] = base
+            record[name]["diff"] = cmp = compare(args.out / base, args.out / name)
             print(
-                f"| {name} | {', '.join(cmp['files_differ']) or 'none'} | "
+                f"| {name} (vs {base}) | {', '.join(cmp['files_differ']) or 'none'} | "
                 f"{cmp['tensors_differ']} of {cmp['tensors']} | {cmp['max_abs_diff']:.3g} | "
                 f"{cmp['last_scale_g_rel_diff']:.3g} | {record[name]['cpu_s']} |"
             )
