@@ -30,6 +30,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 SETTINGS = {"max_size": 64, "min_size": 25}  # and niter (--niter)
@@ -44,6 +45,14 @@ VARIANTS = {
     "seed0_infer1": (0, {}, 1, 1, {}),
     "seed0_infer2": (0, {}, 1, 2, {}),
     "seed0_infer_avx2": (0, {}, 1, 0, AVX2),
+}
+
+# the spreads printed under the table: max - min over these variants, per pair and of the mean
+SPREADS = {
+    "training seeds 0-2": ("seed0", "seed1", "seed2"),
+    "seed 0 under 3 roundings": ("seed0", "seed0_avx2", "seed0_threads2"),
+    "all 5 trainings": ("seed0", "seed1", "seed2", "seed0_avx2", "seed0_threads2"),
+    "inference seeds 0-2": ("seed0", "seed0_infer1", "seed0_infer2"),
 }
 
 
@@ -125,6 +134,14 @@ def main(argv=None) -> int:
             cells = [f"{psnr.loc[v, p]:.2f} / {ssim.loc[v, p]:.3f}" for p in psnr.columns]
             mean = f"{psnr.loc[v].mean():.2f} / {ssim.loc[v].mean():.3f}"
             print(f"| {v} | " + " | ".join(cells) + f" | {mean} |")
+        for label, group in SPREADS.items():
+            rows = [v for v in group if v in psnr.index]
+            if len(rows) < 2:
+                continue
+            p, s = psnr.loc[rows], ssim.loc[rows]
+            p, s = p.assign(mean=p.mean(axis=1)), s.assign(mean=s.mean(axis=1))
+            cells = [f"{np.ptp(p[c]):.2f} / {np.ptp(s[c]):.3f}" for c in p.columns]
+            print(f"| spread (max - min), {label} | " + " | ".join(cells) + " |")
     return 0
 
 

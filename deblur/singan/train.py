@@ -368,9 +368,12 @@ def train(
     device : {"auto", "cpu", "cuda"}
     seed : int
         Seeds everything. On CPU the same seed gives bit-identical weights (and a resumed run
-        the weights of an uninterrupted one); on CUDA it gives the same random numbers but not
-        bit-identical weights (cuDNN's backward passes sum with atomics in varying order, and
-        ``cudnn.benchmark`` may pick other algorithms in another process).
+        the weights of an uninterrupted one) with the same ``threads``, torch version and CPU
+        instruction-set class (oneDNN's AVX2 and AVX-512 kernels round differently, and
+        training grows the difference into another pyramid; ``model.json`` records them); on
+        CUDA it gives the same random numbers but not bit-identical weights (cuDNN's backward
+        passes sum with atomics in varying order, and ``cudnn.benchmark`` may pick other
+        algorithms in another process).
     threads : int, optional
         ``torch.set_num_threads``.
     progress : bool
