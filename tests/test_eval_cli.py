@@ -161,6 +161,7 @@ def test_evaluate_cli_rows_schema_and_provenance(tmp_path, capsys):
     assert model["metric_convention"] == METRIC_CONVENTION
     assert model["pred_path"] == str(blurry) and model["blurry_path"] == str(blurry)
     assert pd.isna(model["config_hash"]) and pd.isna(model["deblur_steps"])
+    assert pd.isna(model["cpu_isa"])
 
     # a model-size prediction with --model and a meta file
     pred = tmp_path / "pred.png"
@@ -174,7 +175,7 @@ def test_evaluate_cli_rows_schema_and_provenance(tmp_path, capsys):
             )
         )
     )
-    model_dir = write_model_json(tmp_path / "model")
+    model_dir = write_model_json(tmp_path / "model", cpu_isa="avx2")
     out2 = tmp_path / "m" / "singan.parquet"
     assert (
         run_cli(
@@ -198,6 +199,7 @@ def test_evaluate_cli_rows_schema_and_provenance(tmp_path, capsys):
     row = df2[df2["resolution"] == "model"].iloc[0]
     assert row["config_hash"] == "c0ffee" and row["seed"] == 7 and row["train_seconds"] == 12.5
     assert row["device"] == "cpu" and row["torch_version"] == "2.13.0"
+    assert row["cpu_isa"] == "avx2"  # the training CPU's class, which its rounding depends on
     assert row["deblur_steps"] == 2 and bool(row["deblur_noise"]) and pd.isna(row["inject_scale"])
     assert row["psnr"] > 35  # the prediction is the sharp frame at the model size (8-bit PNG)
 

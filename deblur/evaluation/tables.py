@@ -67,6 +67,7 @@ METRICS_SCHEMA: dict[str, str] = {
     "train_seconds": FLOAT,
     "device": STRING,
     "device_name": STRING,
+    "cpu_isa": STRING,
     "tf32": BOOL,
     "cuda_version": STRING,
     "cudnn_version": INT,
@@ -104,8 +105,9 @@ COMPUTED_COLUMNS = (
 MODEL_COLUMNS = ("config_hash", "seed", "device", "torch_version", "train_seconds")
 # SinGAN settings copied from model.json's ``config`` (the axes of the pyramid-size ladder)
 MODEL_CONFIG_COLUMNS = ("max_size", "min_size", "niter")
-# model.json keys of the arithmetic, copied when present (older models lack them)
-MODEL_OPTIONAL_COLUMNS = ("device_name", "tf32", "cuda_version", "cudnn_version")
+# model.json keys of the arithmetic, copied when present (older models lack them); cpu_isa: the
+# training CPU's instruction-set class (deblur.cpuinfo), which CPU rounding depends on
+MODEL_OPTIONAL_COLUMNS = ("device_name", "cpu_isa", "tf32", "cuda_version", "cudnn_version")
 # every metrics column model_columns() fills
 MODEL_FILLED = (
     MODEL_COLUMNS + MODEL_CONFIG_COLUMNS + MODEL_OPTIONAL_COLUMNS + ("precision", "num_scales")
