@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -119,6 +120,22 @@ def test_ladder_command_writes_table_markdown_and_figure(tmp_path):
     md = (out / "ladder.md").read_text()
     assert "| 128 | 5 | 500 | 1 | 2 | 24.00 | 25.00 | -1.00 |" in md
     assert (out / "ladder.png").stat().st_size > 10_000
+    assert "- train_cpu_isa: not recorded" in md  # models before model.json recorded it
+
+
+def test_ladder_command_names_the_training_cpu_classes(tmp_path):
+    """The CPU class of the pyramids' training is in ladder.md: their rounding depends on it."""
+    rows = _rows()
+    singan = rows["method"].str.startswith("singan")
+    rows.loc[singan, "cpu_isa"] = np.where(rows.loc[singan, "niter"] == 200, "avx2", "avx512_bf16")
+    rows.loc[~singan, "cpu_isa"] = "amx"  # the blurry input's rows do not count
+    src = tmp_path / "metrics.parquet"
+    write_parquet(rows, src)
+    out = tmp_path / "measured"
+    cmd = [sys.executable, "-m", "deblur", "ladder", "--metrics", str(src), "--out-dir", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "- train_cpu_isa: avx2, avx512_bf16\n" in (out / "ladder.md").read_text()
 
 
 def test_ladder_command_keeps_the_cells_of_a_previous_run(tmp_path):

@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     provenance = {
         "commit": args.commit,
         "cpu": args.cpu or cpu_name(),
+        "train_cpu_isa": training_cpu_classes(metrics),
         "metrics": ", ".join(str(p) for p in args.metrics),
     }
     if args.note:
@@ -143,6 +144,16 @@ def run(args: argparse.Namespace) -> int:
         "wrote ladder.parquet, ladder.md, ladder.png (%d rows) to %s", len(table), args.out_dir
     )
     return 0
+
+
+def training_cpu_classes(metrics) -> str:
+    """The instruction-set classes of the CPUs that trained the SinGAN rows' pyramids (their
+    ``cpu_isa``, from model.json), comma-separated; "not recorded" for models before it was.
+    CPU rounding depends on it: the same run trained on an AVX2 and an AVX-512 CPU gives other
+    pyramids (docs/speed.md, "Reproducibility")."""
+    singan = metrics[metrics["method"].astype(str).str.startswith("singan")]
+    values = singan["cpu_isa"].dropna() if "cpu_isa" in singan else []
+    return ", ".join(sorted(set(values))) or "not recorded"
 
 
 def _with_previous(folder: Path, table, pairs, times):

@@ -228,9 +228,9 @@ def _k_text(row) -> str:
 
 
 def _cell_provenance(table: pd.DataFrame) -> list[str]:
-    """One line per distinct (commit, cpu, note) of the table's rows when they differ (cells
-    merged from an earlier run), naming its cells."""
-    cols = [c for c in ("commit", "cpu", "note") if c in table]
+    """One line per distinct (commit, cpu, training CPU class, note) of the table's rows when
+    they differ (cells merged from an earlier run), naming its cells."""
+    cols = [c for c in ("commit", "cpu", "train_cpu_isa", "note") if c in table]
     if not cols or len(table[cols].drop_duplicates()) < 2:
         return []
     lines = ["", "Cells by run:"]
