@@ -45,6 +45,8 @@ from pathlib import Path
 
 import torch
 
+from deblur.singan.checkpoint import named_tensors
+
 REPO = Path(__file__).resolve().parents[1]
 # name -> (environment, extra train arguments)
 VARIANTS = {
@@ -102,15 +104,6 @@ def run_variant(name: str, args, out: Path) -> dict:
     )  # fmt: skip
 
 
-def tensors(obj, prefix=""):
-    """(name, tensor) of every tensor in a nested checkpoint."""
-    if isinstance(obj, torch.Tensor):
-        yield prefix, obj
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
-            yield from tensors(value, f"{prefix}.{key}")
-
-
 def weights(model_dir: Path) -> dict[str, torch.Tensor]:
     """Every tensor of every scale file (weights, BatchNorm statistics, z_opt) plus each
     scale's noise amplitude, keyed by file and name."""
@@ -118,7 +111,7 @@ def weights(model_dir: Path) -> dict[str, torch.Tensor]:
     for path in sorted(model_dir.glob("scale_*.pt")):
         data = torch.load(path, map_location="cpu", weights_only=True)
         keep = {k: data[k] for k in ("z_opt", "generator", "critic")}
-        for key, t in tensors(keep):
+        for key, t in named_tensors(keep):
             out[f"{path.stem}{key}"] = t
         out[f"{path.stem}.noise_amp"] = torch.tensor(data["noise_amp"], dtype=torch.float64)
     return out

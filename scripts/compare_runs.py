@@ -18,6 +18,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from deblur.singan.checkpoint import named_tensors
+
 # column-name parts of what legitimately differs between two runs of the same config
 VOLATILE = ("second", "time", "wall", "cpu", "host", "commit", "started", "finished", "_s",
             "io_", "load", "date", "version", "duration", "pid", "h:m:s", "_mb", "rss", "vms",
@@ -26,18 +28,6 @@ VOLATILE = ("second", "time", "wall", "cpu", "host", "commit", "started", "finis
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def tensors(obj, prefix=""):
-    """(name, tensor) of every tensor in a nested checkpoint."""
-    if isinstance(obj, torch.Tensor):
-        yield prefix, obj
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
-            yield from tensors(value, f"{prefix}.{key}")
-    elif isinstance(obj, (list, tuple)):
-        for i, value in enumerate(obj):
-            yield from tensors(value, f"{prefix}[{i}]")
 
 
 def files(root: Path, pattern: str) -> list[Path]:
@@ -51,8 +41,8 @@ def compare(a: Path, b: Path) -> list[str]:
         problems.append("the checkpoint files differ")
     n = 0
     for rel in (p for p in pts if (b / p).exists()):
-        ta = dict(tensors(torch.load(a / rel, map_location="cpu", weights_only=False)))
-        tb = dict(tensors(torch.load(b / rel, map_location="cpu", weights_only=False)))
+        ta = dict(named_tensors(torch.load(a / rel, map_location="cpu", weights_only=False)))
+        tb = dict(named_tensors(torch.load(b / rel, map_location="cpu", weights_only=False)))
         if ta.keys() != tb.keys():
             problems.append(f"{rel}: other tensors")
             continue

@@ -75,6 +75,19 @@ class ScaleCheckpoint:
     run: dict  # config, config_hash, seed, image_sha256, precision
 
 
+def named_tensors(obj: object, prefix: str = ""):
+    """``(name, tensor)`` of every tensor in a nested checkpoint (dicts as ``.key``, lists and
+    tuples as ``[i]``), for comparing two runs' files tensor by tensor."""
+    if isinstance(obj, torch.Tensor):
+        yield prefix, obj
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from named_tensors(value, f"{prefix}.{key}")
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            yield from named_tensors(value, f"{prefix}[{i}]")
+
+
 def save_scale(model_dir: str | os.PathLike, ckpt: ScaleCheckpoint) -> Path:
     """Write ``ckpt`` atomically to ``scale_NN.pt``."""
     path = scale_path(model_dir, ckpt.scale)
