@@ -4,11 +4,13 @@ seeds, under the rounding of another CPU class, and under other inference seeds.
     nice python bench/rounding_vs_seed.py --data results/data/synthetic \
         --pairs synth01_rocket-000004 synth02_astronaut-000002 --out results/rounding_vs_seed
     # another cell, some variants:  --niter 500 --variants seed0 seed0_avx2
+    # the 128-px cell:  --max-size 128
 
 Per pair it runs the workflow's commands for the ladder's 64 px / 200 iterations cell
 (``train --settings-json '{"max_size": 64, "min_size": 25, "niter": 200}' --threads 1``, the
-iterations set by ``--niter``; ``deblur --steps 1 --mode g0 --seed S --threads 1``;
-``evaluate --max-size 64 --align-shift 8 --align-crop 8``) for these variants:
+size set by ``--max-size``, the iterations by ``--niter``;
+``deblur --steps 1 --mode g0 --seed S --threads 1``; ``evaluate --max-size 64 --align-shift 8
+--align-crop 8``, its max size the pyramid's) for these variants:
 
 - ``seed0``, ``seed1``, ``seed2``: training seeds 0, 1, 2 (inference seed 0);
 - ``seed0_avx2``: training seed 0 with ``ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2``
@@ -33,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SETTINGS = {"max_size": 64, "min_size": 25}  # and niter (--niter)
+SETTINGS = {"min_size": 25}  # and max_size (--max-size), niter (--niter)
 AVX2 = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
 # name -> (training seed, training env, training threads, inference seed, inference env)
 VARIANTS = {
@@ -78,7 +80,7 @@ def score(variant: str, pair: str, args) -> pd.DataFrame:
     log = args.out / "logs" / f"{variant}_{pair}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     py = [sys.executable, "-m", "deblur"]
-    settings = json.dumps({**SETTINGS, "niter": args.niter})
+    settings = json.dumps({**SETTINGS, "max_size": args.max_size, "niter": args.niter})
     if not (model / "model.json").exists():
         run(
             py + ["train", "--image", str(sharp), "--out", str(model), "--settings-json",
@@ -99,8 +101,9 @@ def score(variant: str, pair: str, args) -> pd.DataFrame:
     if not metrics.exists():
         meta = dict(method=variant, pair_id=pair, deblur_seed=infer_seed)
         run(
-            py + ["evaluate", "--pred", str(pred), "--sharp", str(sharp), "--max-size", "64",
-                  "--align-shift", "8", "--align-crop", "8", "--model", str(model),
+            py + ["evaluate", "--pred", str(pred), "--sharp", str(sharp),
+                  "--max-size", str(args.max_size), "--align-shift", "8", "--align-crop", "8",
+                  "--model", str(model),
                   "--meta", json.dumps(meta), "--out", str(metrics)],
             {}, log,
         )  # fmt: skip
@@ -114,6 +117,7 @@ def main(argv=None) -> int:
     parser.add_argument("--pairs", nargs="+", required=True, help="SEQUENCE-FRAME ids")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--niter", type=int, default=200, help="iterations per scale")
+    parser.add_argument("--max-size", type=int, default=64, help="the pyramid's max_size")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
     args = parser.parse_args(argv)
     rows = []
