@@ -81,7 +81,9 @@ def batch_resources(batch):
     profile = workflow.resource_settings.overwrite_resources.get("train_singan", {})
     # Snakemake holds them parsed (Resource objects); the rule takes their raw values
     raw = {k: getattr(v, "raw", v) for k, v in profile.items()}
-    return J.batch_resources(job_resources("train"), raw, len(batch.jobs), config["train"])
+    return J.batch_resources(
+        job_resources("train"), raw, len(batch.jobs), config["train"]
+    )
 
 
 def get_model_dir(wildcards):
