@@ -51,7 +51,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "results/bench/train_memory.tsv")
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    config = str(args.config.resolve().relative_to(REPO))
+    # the TSV names a config by its path in the repository when it is one of the repository's
+    config_path = args.config.resolve()
+    config = str(config_path.relative_to(REPO) if config_path.is_relative_to(REPO) else config_path)
     done = []
     if args.out.exists():
         with args.out.open() as f:
@@ -69,7 +71,7 @@ def main() -> None:
         for i in range(n):
             pairs += ["--image", str(args.image[i % len(args.image)].resolve()),
                       "--out", str(work / f"member{i}")]  # fmt: skip
-        argv = ["train", *pairs, "--config", str(args.config), "--set", f"niter={iters}",
+        argv = ["train", *pairs, "--config", str(config_path), "--set", f"niter={iters}",
                 "--device", "cpu", "--threads", str(args.threads)]  # fmt: skip
         peak, cpu, wall = measure(argv)
         shutil.rmtree(work, ignore_errors=True)
@@ -77,11 +79,13 @@ def main() -> None:
         append_row(args.out, COLUMNS, row)
         done.append({k: str(v) for k, v in row.items()})
         print("\t".join(str(v) for v in row.values()), flush=True)
-    rows = [r for r in done if r["config"] == config and r["iters"] == str(args.iters)]
+    # the fit: this config, iteration count and thread count, over the batch sizes
+    same = (config, str(args.iters), str(args.threads))
+    rows = [r for r in done if (r["config"], r["iters"], r["threads"]) == same]
     base, slope = fit(rows, by="batch")
     # the config's train section over config.yaml's, as the workflow merges a --configfile
     train = yaml.safe_load((REPO / "config.yaml").read_text())["train"]
-    train.update(yaml.safe_load(args.config.read_text()).get("train", {}))
+    train.update(yaml.safe_load(config_path.read_text()).get("train", {}))
     print("fit base MB\tfit MB/member\tconfigured mem_mb\tconfigured batch_mem_mb_per_member")
     print(f"{base:.0f}\t{slope:.0f}\t{train['mem_mb']}\t{train['batch_mem_mb_per_member']}")
 
