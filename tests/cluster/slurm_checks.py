@@ -18,7 +18,8 @@
         after the finished trainings were regrouped as one batch (train.batch 2): exactly one
         batch job ran, COMPLETED (squeue and the completion log agree), in the GPU partition
         with one GPU and train.mem_mb + batch_mem_mb_per_member of memory (SQUEUE lines are
-        JOBID|COMMENT|STATE|PARTITION|MIN_MEMORY|TRES_PER_JOB), and every model.json records
+        JOBID|COMMENT|STATE|PARTITION|MIN_MEMORY|TRES_PER_JOB, as for jobs), and every
+        model.json records
         the batch with its own index
 
 Each command prints what it checked and exits non-zero with a one-line reason on a mismatch.
@@ -63,10 +64,11 @@ def planned_jobs(plan: str) -> dict[str, int]:
 
 
 def read_squeue(path: Path) -> pd.DataFrame:
-    """``squeue -h -t all -o '%i|%k|%T|%P'`` plus ``-O tres-per-job`` joined as JOBID|...|TRES."""
+    """``squeue -h -t all -o '%i|%k|%T|%P|%m'`` plus ``-O tres-per-job`` joined as
+    JOBID|...|TRES (the minimum memory, ``%m``, may be left out; then ``memory`` is "")."""
     rows = []
     for line in path.read_text().splitlines():
-        job_id, comment, state, partition, tres = (f.strip() for f in line.split("|"))
+        job_id, comment, state, partition, *memory, tres = (f.strip() for f in line.split("|"))
         match = re.fullmatch(r"rule_(\w+?)(?:_wildcards_(.*))?", comment)
         if not match:
             raise CheckError(f"SLURM job {job_id} has comment {comment!r}: not a Snakemake job")
@@ -77,6 +79,7 @@ def read_squeue(path: Path) -> pd.DataFrame:
                 wildcards=match[2] or "",
                 state=state,
                 partition=partition,
+                memory=memory[0] if memory else "",
                 gpus=int(m[1]) if (m := re.search(r"gpu:(\d+)", tres)) else 0,
             )
         )
@@ -205,22 +208,21 @@ def merged_train_config(workdir: Path) -> dict:
 
 
 def check_batch(workdir: Path, squeue: Path, jobcomp: Path) -> None:
-    rows = []
-    for line in squeue.read_text().splitlines():
-        job_id, comment, state, partition, memory, tres = (f.strip() for f in line.split("|"))
-        if comment.startswith("rule_train_singan_batch_"):
-            rows.append((job_id, comment, state, partition, memory, tres))
-    if len(rows) != 1:
-        raise CheckError(f"expected one batch training job in squeue, got {rows}")
-    job_id, comment, state, partition, memory, tres = rows[0]
+    jobs = read_squeue(squeue)
+    batch = jobs[jobs["rule"].str.startswith("train_singan_batch_")]
+    if len(batch) != 1:
+        found = batch.to_dict("records")
+        raise CheckError(f"expected one batch training job in squeue, got {found}")
+    job_id, rule, state, partition, memory, gpus = batch.iloc[0][
+        ["job_id", "rule", "state", "partition", "memory", "gpus"]
+    ]
     train = merged_train_config(workdir)
     want_mb = train["mem_mb"] + train["batch_mem_mb_per_member"]
-    gpus = int(m[1]) if (m := re.search(r"gpu:(\d+)", tres)) else 0
     got = (state, partition, gpus, memory)
     want = ("COMPLETED", GPU_RULES["train_singan"][0], GPU_RULES["train_singan"][1], f"{want_mb}M")
     if got != want:
         raise CheckError(
-            f"batch job {job_id} ({comment}): state, partition, GPUs, memory {got}; want {want}"
+            f"batch job {job_id} ({rule}): state, partition, GPUs, memory {got}; want {want}"
         )
     if read_jobcomp(jobcomp).get(job_id) != state:
         raise CheckError(f"job completion log disagrees with squeue on batch job {job_id}")
@@ -230,7 +232,7 @@ def check_batch(workdir: Path, squeue: Path, jobcomp: Path) -> None:
     if indices != list(range(len(records))) or sizes != {len(records)}:
         raise CheckError(f"model.json batch records: sizes {sizes}, indices {indices}")
     print(
-        f"batch: one SLURM job ({comment}) COMPLETED in partition {partition} with {gpus} GPU "
+        f"batch: one SLURM job ({rule}) COMPLETED in partition {partition} with {gpus} GPU "
         f"and {memory} (mem_mb {train['mem_mb']} + {train['batch_mem_mb_per_member']}), "
         f"{len(records)} model.json files with their batch index"
     )

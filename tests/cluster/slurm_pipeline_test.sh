@@ -139,10 +139,15 @@ t_local=$((SECONDS - t2))
 "$PY" "$HERE/slurm_checks.py" devices "$SLURM_WD" "$LOCAL_WD" "$NODE_GPUS" || fail "devices"
 
 # --- 5. SLURM's own records ----------------------------------------------------------------
-# the comment is rule_<rule>_wildcards_<values> (set by the executor plugin)
-squeue -h -t all -o '%i|%k|%T|%P' | sort >"$BASE/squeue_a.txt"
-squeue -h -t all -O 'JobID:20,tres-per-job:40' | awk '{print $1 "|" $2}' | sort >"$BASE/squeue_b.txt"
-join -t '|' "$BASE/squeue_a.txt" "$BASE/squeue_b.txt" >"$BASE/squeue.txt"
+# squeue_records NAME: every job as JOBID|COMMENT|STATE|PARTITION|MIN_MEMORY|TRES_PER_JOB in
+# $BASE/NAME.txt; the comment is rule_<rule>_wildcards_<values> (set by the executor plugin)
+squeue_records() {
+    squeue -h -t all -o '%i|%k|%T|%P|%m' | sort >"$BASE/$1_a.txt"
+    squeue -h -t all -O 'JobID:20,tres-per-job:40' | awk '{print $1 "|" $2}' |
+        sort >"$BASE/$1_b.txt"
+    join -t '|' "$BASE/$1_a.txt" "$BASE/$1_b.txt" >"$BASE/$1.txt"
+}
+squeue_records squeue
 # the corrupted image fails its training and the other jobs that read it (sample sheet, metrics)
 "$PY" "$HERE/slurm_checks.py" jobs "$BASE/plan.txt" "$BASE/squeue.txt" "$BASE/log/jobcomp.log" \
     --failed train_singan --allow-failed sample_pairs evaluate || fail "SLURM job records"
@@ -153,18 +158,16 @@ join -t '|' "$BASE/squeue_a.txt" "$BASE/squeue_b.txt" >"$BASE/squeue.txt"
 # batch_mem_mb_per_member, and the command finds every scale trained, so it retrains nothing
 t3=$SECONDS
 models=$(cd "$SLURM_WD" && find results/models -name model.json | sort)
-(cd "$SLURM_WD" && find results/models -name 'scale_*.pt' -printf '%p %s %T@\n' | sort) \
-    >"$BASE/scales_before.txt"
+scale_files() { # path, size and mtime of every scale checkpoint
+    (cd "$SLURM_WD" && find results/models -name 'scale_*.pt' -printf '%p %s %T@\n' | sort)
+}
+scale_files >"$BASE/scales_before.txt"
 log "SLURM run 4: the two trainings as one batch (train.batch 2)"
 # shellcheck disable=SC2086 # the model.json paths are targets, one word each
 snakemake "$SLURM_WD" $models "${SLURM_PROFILE[@]}" "${CONFIGS[@]}" --config 'train={batch: 2}' \
     >"$BASE/run4.log" 2>&1 || { tail -40 "$BASE/run4.log"; fail "SLURM run 4 (batch) failed"; }
-(cd "$SLURM_WD" && find results/models -name 'scale_*.pt' -printf '%p %s %T@\n' | sort) |
-    cmp -s - "$BASE/scales_before.txt" || fail "the batch job retrained finished scales"
-squeue -h -t all -o '%i|%k|%T|%P|%m' | sort >"$BASE/squeue_batch_a.txt"
-squeue -h -t all -O 'JobID:20,tres-per-job:40' | awk '{print $1 "|" $2}' | sort \
-    >"$BASE/squeue_batch_b.txt"
-join -t '|' "$BASE/squeue_batch_a.txt" "$BASE/squeue_batch_b.txt" >"$BASE/squeue_batch.txt"
+scale_files | cmp -s - "$BASE/scales_before.txt" || fail "the batch job retrained finished scales"
+squeue_records squeue_batch
 "$PY" "$HERE/slurm_checks.py" batch "$SLURM_WD" "$BASE/squeue_batch.txt" "$BASE/log/jobcomp.log" ||
     fail "batch job"
 t_batch=$((SECONDS - t3))
