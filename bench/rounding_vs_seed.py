@@ -26,6 +26,7 @@ Every step whose output exists is skipped, so a stopped run resumes. Writes
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -67,10 +68,20 @@ def run(command: list[str], env: dict, log: Path) -> None:
         subprocess.run(command, env={**os.environ, **env}, stdout=f, stderr=f, check=True)
 
 
+@functools.cache
+def pairs_of(data: Path) -> dict:
+    """pair id -> Pair of the test split of ``data``, indexed once per run."""
+    from deblur.data.gopro import index_pairs
+
+    return {p.pair_id: p for p in index_pairs(data)}
+
+
 def pair_paths(data: Path, pair: str) -> tuple[Path, Path]:
-    sequence, frame = pair.rsplit("-", 1)
-    root = data / "test" / sequence
-    return root / "sharp" / f"{frame}.png", root / "blur" / f"{frame}.png"
+    """(sharp, blurry) of ``pair`` in the test split of ``data`` (any layout the pipeline reads)."""
+    found = pairs_of(data)
+    if pair not in found:
+        sys.exit(f"no pair {pair} in {data}/test")
+    return found[pair].sharp, found[pair].blurry
 
 
 def score(variant: str, pair: str, args) -> pd.DataFrame:
